@@ -1,0 +1,123 @@
+//! Underlay socket multiplexing (`overlay_mux.c`).
+//!
+//! A mux is one bound underlay socket shared by every started device with
+//! the same socket parameters (domain, type, protocol, address, port).
+//! Devices are found in it by virtual network id. A mux belongs to one
+//! plugin: a device of another plugin asking for the same address gets
+//! `EEXIST`. It is opened when its first device starts and closed when
+//! the last one stops (the socket closes when the `Mux` is dropped).
+
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use foldhash::fast::FixedState;
+use hashbrown::HashMap;
+
+use crate::dev::Device;
+use crate::platform::{Frame, Platform, SocketParams};
+use crate::plugin::Plugin;
+
+/// Receive-side drops that happen before a device is known.
+#[derive(Debug, Default)]
+pub struct MuxStats {
+    pub rx_frames: AtomicU64,
+    /// The plugin refused the header (runt, flag missing, garbage).
+    pub rx_decap_failed: AtomicU64,
+    /// No device with that virtual network id.
+    pub rx_unknown_vnetid: AtomicU64,
+}
+
+/// One shared underlay socket.
+pub struct Mux<P: Platform> {
+    params: SocketParams,
+    plugin: Arc<Plugin>,
+    pub(crate) socket: Option<P::Socket>,
+    devices: lock_api::RwLock<P::RawRwLock, HashMap<u64, Arc<Device<P>>, FixedState>>,
+    pub stats: MuxStats,
+}
+
+impl<P: Platform> core::fmt::Debug for Mux<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Mux")
+            .field("params", &self.params)
+            .field("plugin", &self.plugin.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Platform> Mux<P> {
+    pub(crate) fn new(params: SocketParams, plugin: Arc<Plugin>, seed: u64) -> Self {
+        Mux {
+            params,
+            plugin,
+            socket: None,
+            devices: lock_api::RwLock::new(HashMap::with_hasher(FixedState::with_seed(seed))),
+            stats: MuxStats::default(),
+        }
+    }
+
+    pub fn params(&self) -> &SocketParams {
+        &self.params
+    }
+
+    pub fn plugin(&self) -> &Arc<Plugin> {
+        &self.plugin
+    }
+
+    /// The bound socket (absent only while the mux is being opened).
+    pub fn socket(&self) -> Option<&P::Socket> {
+        self.socket.as_ref()
+    }
+
+    pub(crate) fn add(&self, vnetid: u64, dev: Arc<Device<P>>) -> Result<(), crate::Errno> {
+        let mut devs = self.devices.write();
+        if devs.contains_key(&vnetid) {
+            return Err(crate::Errno::EEXIST);
+        }
+        devs.insert(vnetid, dev);
+        Ok(())
+    }
+
+    /// Removes a device; returns true if the mux is now empty.
+    pub(crate) fn remove(&self, vnetid: u64) -> bool {
+        let mut devs = self.devices.write();
+        devs.remove(&vnetid);
+        devs.is_empty()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.devices.read().is_empty()
+    }
+
+    /// Finds the device for a virtual network id.
+    #[inline]
+    pub fn device(&self, vnetid: u64) -> Option<Arc<Device<P>>> {
+        self.devices.read().get(&vnetid).cloned()
+    }
+
+    /// The receive path for one datagram (UDP payload): decapsulate, find
+    /// the device by virtual network id, deliver the inner frame up.
+    /// Malformed or unknown input is dropped and counted.
+    #[inline]
+    pub fn rx(&self, platform: &P, mut frame: P::Frame) {
+        self.stats.rx_frames.fetch_add(1, Relaxed);
+        let (vnetid, hdr) = match self.plugin.decap(frame.head()) {
+            Ok(r) => r,
+            Err(_) => {
+                self.stats.rx_decap_failed.fetch_add(1, Relaxed);
+                return;
+            }
+        };
+        let devs = self.devices.read();
+        let Some(dev) = devs.get(&vnetid) else {
+            drop(devs);
+            self.stats.rx_unknown_vnetid.fetch_add(1, Relaxed);
+            return;
+        };
+        if frame.strip(hdr).is_err() {
+            self.stats.rx_decap_failed.fetch_add(1, Relaxed);
+            return;
+        }
+        dev.deliver(platform, frame);
+    }
+}

@@ -1,0 +1,256 @@
+//! An in-memory [`Platform`] for tests, benchmarks and fuzzing.
+//!
+//! Frames are byte vectors with headroom; sockets and links record what
+//! they are given; time is the real monotonic clock. Nothing here is used
+//! by a real host.
+
+extern crate std;
+
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use crate::errno::Errno;
+use crate::mux::Mux;
+use crate::platform::{Event, Frame, Platform, SocketParams, UnderlayDest};
+
+/// Headroom reserved in front of every frame, enough for an outer
+/// Ethernet, IPv6, UDP and VXLAN header.
+pub const HEADROOM: usize = 128;
+
+/// A frame: a buffer with headroom.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemFrame {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl MemFrame {
+    pub fn new(bytes: &[u8]) -> MemFrame {
+        let mut buf = alloc::vec![0u8; HEADROOM + bytes.len()];
+        buf[HEADROOM..].copy_from_slice(bytes);
+        MemFrame {
+            buf,
+            start: HEADROOM,
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+impl Frame for MemFrame {
+    #[inline]
+    fn head(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    #[inline]
+    fn prepend(&mut self, hdr: &[u8]) -> Result<(), Errno> {
+        if hdr.len() > self.start {
+            // No headroom: grow at the front, as a separate header block
+            // would on illumos.
+            let mut buf = Vec::with_capacity(hdr.len() + self.len());
+            buf.extend_from_slice(hdr);
+            buf.extend_from_slice(self.head());
+            self.buf = buf;
+            self.start = 0;
+            return Ok(());
+        }
+        self.start -= hdr.len();
+        self.buf[self.start..self.start + hdr.len()].copy_from_slice(hdr);
+        Ok(())
+    }
+
+    #[inline]
+    fn strip(&mut self, n: usize) -> Result<(), Errno> {
+        if n > self.len() {
+            return Err(Errno::EINVAL);
+        }
+        self.start += n;
+        Ok(())
+    }
+
+    fn copy_to(&self, dst: &mut [u8]) -> usize {
+        let n = dst.len().min(self.len());
+        dst[..n].copy_from_slice(&self.head()[..n]);
+        n
+    }
+}
+
+/// A generation counter with a condition variable.
+#[derive(Debug, Default)]
+pub struct MemEvent {
+    generation: parking_lot::Mutex<u64>,
+    cv: parking_lot::Condvar,
+}
+
+impl Event for MemEvent {
+    fn new() -> Self {
+        MemEvent::default()
+    }
+
+    fn generation(&self) -> u64 {
+        *self.generation.lock()
+    }
+
+    fn notify_all(&self) {
+        *self.generation.lock() += 1;
+        self.cv.notify_all();
+    }
+
+    fn wait_changed(&self, seen: u64, timeout_ns: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_nanos(timeout_ns);
+        let mut g = self.generation.lock();
+        while *g == seen {
+            if self.cv.wait_until(&mut g, deadline).timed_out() {
+                return *g != seen;
+            }
+        }
+        true
+    }
+}
+
+/// What a test socket was asked to send.
+#[derive(Debug, Default)]
+pub struct MemSocket {
+    pub params: Option<SocketParams>,
+    pub sent: parking_lot::Mutex<Vec<(UnderlayDest, MemFrame)>>,
+    /// Keep no frames, only count them (benchmarks).
+    pub discard: AtomicBool,
+    pub count: AtomicU64,
+    pub mux: parking_lot::Mutex<Option<Weak<Mux<MemPlatform>>>>,
+}
+
+/// What a test link was given.
+#[derive(Debug, Default)]
+pub struct MemLink {
+    pub linkid: u32,
+    pub delivered: parking_lot::Mutex<Vec<MemFrame>>,
+    pub up: AtomicBool,
+    pub mtu: AtomicU64,
+    pub discard: AtomicBool,
+    pub count: AtomicU64,
+    /// Make `link_disable` fail with `EBUSY` (MAC clients present).
+    pub busy: AtomicBool,
+}
+
+/// The test host.
+#[derive(Debug, Default)]
+pub struct MemPlatform {
+    /// Every socket opened, in order (they stay listed after closing).
+    pub sockets: parking_lot::Mutex<Vec<Arc<MemSocket>>>,
+    /// Make the next `socket_open` fail with this errno.
+    pub fail_socket: parking_lot::Mutex<Option<Errno>>,
+    pub fma_degraded: AtomicBool,
+    pub discard: bool,
+}
+
+impl MemPlatform {
+    /// A platform whose sockets and links only count frames.
+    pub fn discarding() -> MemPlatform {
+        MemPlatform {
+            discard: true,
+            ..Default::default()
+        }
+    }
+}
+
+/// A socket handle that keeps the recorder alive.
+#[derive(Debug)]
+pub struct SocketHandle(pub Arc<MemSocket>);
+
+impl Platform for MemPlatform {
+    type RawMutex = parking_lot::RawMutex;
+    type RawRwLock = parking_lot::RawRwLock;
+    type Event = MemEvent;
+    type Frame = MemFrame;
+    type Socket = SocketHandle;
+    type Link = MemLink;
+
+    fn socket_open(
+        &self,
+        params: &SocketParams,
+        mux: Weak<Mux<Self>>,
+    ) -> Result<SocketHandle, Errno> {
+        if let Some(e) = self.fail_socket.lock().take() {
+            return Err(e);
+        }
+        let s = Arc::new(MemSocket {
+            params: Some(params.clone()),
+            ..Default::default()
+        });
+        s.discard.store(self.discard, Relaxed);
+        *s.mux.lock() = Some(mux);
+        self.sockets.lock().push(s.clone());
+        Ok(SocketHandle(s))
+    }
+
+    fn socket_send(&self, sock: &SocketHandle, batch: &mut Vec<(UnderlayDest, MemFrame)>) {
+        sock.0.count.fetch_add(batch.len() as u64, Relaxed);
+        if sock.0.discard.load(Relaxed) {
+            batch.clear();
+        } else {
+            sock.0.sent.lock().append(batch);
+        }
+    }
+
+    fn link_create(&self, linkid: u32, _margin: u32, mtu: u32) -> Result<MemLink, Errno> {
+        let l = MemLink {
+            linkid,
+            ..Default::default()
+        };
+        l.mtu.store(mtu as u64, Relaxed);
+        l.discard.store(self.discard, Relaxed);
+        Ok(l)
+    }
+
+    fn link_disable(&self, link: &MemLink) -> Result<(), Errno> {
+        if link.busy.load(Relaxed) {
+            Err(Errno::EBUSY)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn link_set_mtu(&self, link: &MemLink, mtu: u32) -> Result<(), Errno> {
+        link.mtu.store(mtu as u64, Relaxed);
+        Ok(())
+    }
+
+    fn link_up(&self, link: &MemLink) {
+        link.up.store(true, Relaxed);
+    }
+
+    fn deliver(&self, link: &MemLink, frame: MemFrame) {
+        link.count.fetch_add(1, Relaxed);
+        if !link.discard.load(Relaxed) {
+            link.delivered.lock().push(frame);
+        }
+    }
+
+    fn frame_alloc(&self, bytes: &[u8]) -> Result<MemFrame, Errno> {
+        Ok(MemFrame::new(bytes))
+    }
+
+    fn fma_service(&self, degraded: bool) {
+        self.fma_degraded.store(degraded, Relaxed);
+    }
+
+    fn random_seed(&self) -> u64 {
+        // Fixed, so tests are repeatable.
+        0x5eed_0f0c_e1a1_u64
+    }
+
+    fn now_ns(&self) -> u64 {
+        static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+    }
+}
