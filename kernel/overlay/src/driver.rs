@@ -15,9 +15,8 @@ use crate::errno::Errno;
 use crate::ether;
 use crate::mux::Mux;
 use crate::platform::{Event, Frame, Platform};
-use crate::plugin::abi::overlay_handle_t;
 use crate::plugin::registry;
-use crate::target::{Dest, Lookup, Target};
+use crate::target::{Dest, Lookup, Taken, Target};
 
 /// How long `OVERLAY_TARG_LOOKUP` waits for work (illumos: one second of
 /// lbolt).
@@ -50,9 +49,12 @@ pub struct OpenFlags {
     pub excl: bool,
 }
 
+/// Entries posted for lookup: the device and the destination MAC.
+type Posted<P> = VecDeque<(Weak<Device<P>>, EtherAddr)>;
+
 /// The global queue of entries awaiting varpd.
 pub struct LookupQueue<P: Platform> {
-    queue: lock_api::Mutex<P::RawMutex, VecDeque<(Weak<Device<P>>, EtherAddr)>>,
+    queue: lock_api::Mutex<P::RawMutex, Posted<P>>,
     /// Signalled when the queue grows and when a request completes.
     event: P::Event,
 }
@@ -131,12 +133,6 @@ impl<P: Platform> core::fmt::Debug for Overlay<P> {
     }
 }
 
-/// A handle given to `ovpo_init` so a plugin can name its device; never
-/// dereferenced by anyone.
-fn device_handle(linkid: u32) -> *mut overlay_handle_t {
-    linkid as usize as *mut overlay_handle_t
-}
-
 impl<P: Platform> Overlay<P> {
     pub fn new(platform: P) -> Arc<Self> {
         Arc::new(Overlay {
@@ -201,7 +197,7 @@ impl<P: Platform> Overlay<P> {
             return Err(Errno::EINVAL);
         }
         let instance = plugin
-            .instantiate(device_handle(linkid))
+            .instantiate(linkid as usize)
             .map_err(|_| Errno::EINVAL)?;
         {
             let devs = self.devices.read();
@@ -768,9 +764,9 @@ impl<P: Platform> CtlHandle<P> {
         };
         let info = loop {
             match cache.take_for_lookup(&mac) {
-                Ok(()) => {}
-                Err(None) => return None,
-                Err(Some((verdict, frames))) => {
+                Taken::Ask => {}
+                Taken::Skip => return None,
+                Taken::Answered(verdict, frames) => {
                     // Answered while it waited in the queue.
                     drop(tx);
                     if let Lookup::Send(d) = verdict {

@@ -27,12 +27,15 @@ pub struct MuxStats {
     pub rx_unknown_vnetid: AtomicU64,
 }
 
+/// The devices of a mux, by virtual network id.
+type DeviceTable<P> = HashMap<u64, Arc<Device<P>>, FixedState>;
+
 /// One shared underlay socket.
 pub struct Mux<P: Platform> {
     params: SocketParams,
     plugin: Arc<Plugin>,
     pub(crate) socket: Option<P::Socket>,
-    devices: lock_api::RwLock<P::RawRwLock, HashMap<u64, Arc<Device<P>>, FixedState>>,
+    devices: lock_api::RwLock<P::RawRwLock, DeviceTable<P>>,
     pub stats: MuxStats,
 }
 

@@ -85,6 +85,20 @@ pub enum Lookup {
     Miss,
 }
 
+/// Frames released from an entry, with their lengths.
+pub type Released<F> = VecDeque<(F, usize)>;
+
+/// What `LOOKUP` should do with a posted entry.
+#[derive(Debug)]
+pub enum Taken<F> {
+    /// Ask varpd: frames wait and there is no answer.
+    Ask,
+    /// Nothing to do: no entry, or no frames wait any more.
+    Skip,
+    /// Answered meanwhile: send (or free) the released frames.
+    Answered(Lookup, Released<F>),
+}
+
 /// What became of a frame handed to [`Cache::enqueue`].
 #[derive(Debug)]
 pub enum Enqueued<F> {
@@ -211,23 +225,20 @@ impl<F> Cache<F> {
     }
 
     /// Whether a posted entry still needs an answer. An entry that became
-    /// valid (or drop) while queued is skipped by `LOOKUP`, and loses its
-    /// pending mark; its waiting frames, if any, are returned for sending
-    /// or freeing.
-    pub fn take_for_lookup(
-        &mut self,
-        mac: &EtherAddr,
-    ) -> Result<(), Option<(Lookup, VecDeque<(F, usize)>)>> {
+    /// valid (or drop) while queued is skipped by `LOOKUP` and loses its
+    /// pending mark; its waiting frames, if any, are handed back for
+    /// sending or freeing.
+    pub fn take_for_lookup(&mut self, mac: &EtherAddr) -> Taken<F> {
         let has_frames = self.waiting.get(mac).is_some_and(|w| !w.frames.is_empty());
         let Some(e) = self.get_mut(mac) else {
-            return Err(None);
+            return Taken::Skip;
         };
         if e.flags & (OVERLAY_ENTRY_F_VALID | OVERLAY_ENTRY_F_DROP) == 0 {
             if has_frames {
-                return Ok(());
+                return Taken::Ask;
             }
             e.flags &= !OVERLAY_ENTRY_F_PENDING;
-            return Err(None);
+            return Taken::Skip;
         }
         e.flags &= !OVERLAY_ENTRY_F_PENDING;
         let verdict = self.lookup(mac);
@@ -236,7 +247,7 @@ impl<F> Cache<F> {
             .remove(mac)
             .map(|w| w.frames)
             .unwrap_or_default();
-        Err(Some((verdict, frames)))
+        Taken::Answered(verdict, frames)
     }
 
     /// The head frame waiting on `mac`, for `LOOKUP` and `PKT`.
@@ -261,7 +272,7 @@ impl<F> Cache<F> {
     /// `OVERLAY_TARG_RESPOND`: the entry becomes VALID and every waiting
     /// frame is returned, to be sent. (A DROP flag set meanwhile by
     /// `CACHE_SET` still wins for later frames, as illumos.)
-    pub fn respond(&mut self, mac: &EtherAddr, dest: Dest) -> VecDeque<(F, usize)> {
+    pub fn respond(&mut self, mac: &EtherAddr, dest: Dest) -> Released<F> {
         if let Some(e) = self.get_mut(mac) {
             e.flags |= OVERLAY_ENTRY_F_VALID;
             e.flags &= !OVERLAY_ENTRY_F_PENDING;
@@ -304,7 +315,7 @@ impl<F> Cache<F> {
     /// still completes) and a DROP flag is kept. The latter is an illumos
     /// quirk we do not keep: setting a destination is an explicit
     /// instruction to send there, so it clears DROP.
-    pub fn set_dest(&mut self, mac: EtherAddr, dest: Dest) -> VecDeque<(F, usize)> {
+    pub fn set_dest(&mut self, mac: EtherAddr, dest: Dest) -> Released<F> {
         let e = self.entry(mac);
         e.flags |= OVERLAY_ENTRY_F_VALID;
         e.flags &= !OVERLAY_ENTRY_F_DROP;
@@ -408,7 +419,7 @@ mod test {
             c.enqueue(mac(1), 11, 100),
             Enqueued::Queued { post: false }
         ));
-        assert_eq!(c.take_for_lookup(&mac(1)), Ok(()));
+        assert!(matches!(c.take_for_lookup(&mac(1)), Taken::Ask));
         assert_eq!(c.head_frame(&mac(1)), Some(&10));
         let d = Dest::new(mac(9), In6Addr([1; 16]), 4789);
         let sent: alloc::vec::Vec<u32> =

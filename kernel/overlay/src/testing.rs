@@ -254,3 +254,91 @@ impl Platform for MemPlatform {
         START.get_or_init(Instant::now).elapsed().as_nanos() as u64
     }
 }
+
+/// Entry points shared by the fuzz targets and the corpus replay test.
+pub mod fuzz {
+    extern crate std;
+    use alloc::sync::Arc;
+    use alloc::vec::Vec;
+    use std::sync::OnceLock;
+
+    use super::MemPlatform;
+    use crate::abi::dld::DldIoctl;
+    use crate::abi::targ::TargIoctl;
+    use crate::driver::{Cred, CtlHandle, OpenFlags, Overlay};
+    use crate::ioctl::{TargData, dld_ioctl, targ_arg_len, targ_ioctl};
+
+    struct Rig {
+        ov: Arc<Overlay<MemPlatform>>,
+        h: CtlHandle<MemPlatform>,
+    }
+
+    fn rig() -> &'static parking_lot::Mutex<Rig> {
+        static RIG: OnceLock<parking_lot::Mutex<Rig>> = OnceLock::new();
+        RIG.get_or_init(|| {
+            let ov = Overlay::new(MemPlatform::discarding());
+            let h = ov
+                .open(
+                    OpenFlags {
+                        read: true,
+                        write: true,
+                        excl: true,
+                    },
+                    Cred::ROOT,
+                )
+                .unwrap();
+            parking_lot::Mutex::new(Rig { ov, h })
+        })
+    }
+
+    /// Every command number the driver knows, and a few it does not.
+    fn command(sel: u8) -> u32 {
+        let dld = DldIoctl::ALL;
+        let targ = TargIoctl::ALL;
+        let i = sel as usize;
+        if i < dld.len() {
+            dld[i].cmd()
+        } else if i < dld.len() + targ.len() {
+            targ[i - dld.len()].cmd()
+        } else {
+            0x2005_0000 | sel as u32
+        }
+    }
+
+    /// One fuzz input: `[selector, cred, bytes...]`. The caller registers
+    /// the plugins the inputs name (the fuzz crate links vxlan). LOOKUP, which blocks
+    /// for a second when there is no work, is answered with a zero wait.
+    pub fn ioctl_one(data: &[u8]) {
+        let [sel, cred, arg @ ..] = data else { return };
+        let cmd = command(*sel);
+        let cred = Cred {
+            dl_config: cred & 1 != 0,
+            global_zone: cred & 2 != 0,
+        };
+        let rig = rig().lock();
+        if DldIoctl::from_cmd(cmd).is_some() || TargIoctl::from_cmd(cmd).is_none() {
+            let mut a = arg.to_vec();
+            let _ = dld_ioctl(&rig.ov, cmd, cred, &mut a);
+            return;
+        }
+        if TargIoctl::from_cmd(cmd) == Some(TargIoctl::Lookup) {
+            let _ = rig.h.lookup(0);
+            return;
+        }
+        // The host copies in what the header asks for, bounded.
+        let len = targ_arg_len(cmd, arg).unwrap_or(arg.len()).min(64 * 1024);
+        let mut a: Vec<u8> = arg
+            .iter()
+            .copied()
+            .chain(core::iter::repeat(0))
+            .take(len.max(arg.len()))
+            .collect();
+        let mut out = [0u8; 2048];
+        let data = match TargIoctl::from_cmd(cmd) {
+            Some(TargIoctl::Pkt) => TargData::Out(&mut out),
+            Some(TargIoctl::Inject | TargIoctl::Resend) => TargData::In(arg),
+            _ => TargData::None,
+        };
+        let _ = targ_ioctl(&rig.h, cmd, cred, &mut a, data);
+    }
+}

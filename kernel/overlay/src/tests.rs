@@ -456,8 +456,10 @@ fn properties() {
     pi.oipi_linkid = 10;
     pi.oipi_id = 2;
     dld_ioctl(&ov, OVERLAY_IOC_PROPINFO, ROOT, pi.as_mut_bytes()).unwrap();
-    let mut info = PropInfo::default();
-    info.poss = pi.oipi_poss;
+    let info = PropInfo {
+        poss: pi.oipi_poss,
+        ..Default::default()
+    };
     assert!(info.str_values().any(|v| v == b"tplug"));
 
     // GETPROP: generic values and sizes.
@@ -1066,3 +1068,5 @@ fn rx_path_demuxes_and_counts_drops() {
     ov.stop(&ov.device(91).unwrap());
     assert_eq!(ov.muxes().len(), 0);
 }
+
+mod model;

@@ -256,11 +256,11 @@ impl Plugin {
         self.dest
     }
 
-    /// Creates an instance for one device (`ovpo_init`).
-    pub fn instantiate(
-        self: &Arc<Self>,
-        handle: *mut overlay_handle_t,
-    ) -> Result<PluginInstance, Errno> {
+    /// Creates an instance for one device (`ovpo_init`). `handle` is an
+    /// opaque token naming the device to the plugin, passed through as the
+    /// `overlay_handle_t *`; nobody dereferences it.
+    pub fn instantiate(self: &Arc<Self>, handle: usize) -> Result<PluginInstance, Errno> {
+        let handle = handle as *mut overlay_handle_t;
         let init = self.ops.ovpo_init.ok_or(Errno::EINVAL)?;
         let mut arg: *mut c_void = ptr::null_mut();
         // SAFETY: the registry checked the op; `arg` is a valid out pointer.
