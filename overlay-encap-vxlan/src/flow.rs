@@ -6,9 +6,10 @@
 //! RFC 7348 §5 therefore asks for a source port computed from a hash of
 //! the inner frame, in the dynamic/private range 49152–65535. illumos
 //! got it from UDP itself (`UDP_SRCPORT_HASH` = `UDP_HASH_VXLAN` on the
-//! mux socket: a hash of the inner MACs, IP addresses and L4 ports); the
-//! port computes it here, in the plugin, and hands it to the driver in
-//! `ovdi_src_port`, so it works on hosts whose UDP has no such option.
+//! mux socket: a hash of the inner MACs, IP addresses and L4 ports);
+//! this Rust port computes it here, in the plugin, and hands it to the
+//! driver in `ovdi_src_port`, so it works on hosts whose UDP has no such
+//! option.
 //!
 //! Inputs, as far as the frame goes (a short or garbled frame hashes
 //! whatever prefix is there, and nothing here can panic):
@@ -24,14 +25,18 @@
 //! Fields that change within a flow (TTL, IP id, checksums, payload,
 //! VLAN priority) are never read, so a flow keeps its port.
 //!
-//! The hash absorbs the fields as 64-bit words with a multiply-xorshift
-//! round each (every round is a bijection of the state, so two inputs of
-//! equal shape that differ in one word never collide before the final
-//! step), then applies the MurmurHash3 `fmix64` finaliser for avalanche,
-//! and keeps the top 14 bits: exactly the 16384 ports of 49152–65535. An
-//! IPv4 TCP frame costs seven multiplies. The seed is fixed, so a flow
-//! maps to the same port on every host and across restarts; nothing
-//! secret rides on it (it only steers load).
+//! The hash folds each group of fields (MACs; IPv4 addresses with
+//! protocol and ports; IPv6 source, destination, and protocol with
+//! ports) as two 64-bit words through one 64×64→128-bit multiply whose
+//! halves are xored (foldhash's "folded multiply"), each group with its
+//! own keys. The groups are independent, so their multiplies overlap
+//! in the pipeline; their results are xored and mixed by one final
+//! folded multiply, whose top 14 bits select exactly one of the 16384
+//! ports of 49152–65535. An IPv4 TCP frame costs three multiplies on a
+//! dependency chain of two. The keys are fixed, so a flow maps to the
+//! same port on every host and across restarts; nothing secret rides
+//! on them (the port only steers load, and a sender can already choose
+//! its flows).
 
 /// The lowest source port: RFC 7348's (and IANA's) dynamic range start.
 pub const SRC_PORT_MIN: u16 = 49152;
@@ -64,6 +69,7 @@ pub fn source_port(frame: &[u8]) -> u16 {
 }
 
 /// The 64-bit flow hash behind [`source_port`].
+#[inline]
 pub fn flow_hash(frame: &[u8]) -> u64 {
     let mut h = FlowHasher::new();
 
@@ -71,8 +77,7 @@ pub fn flow_hash(frame: &[u8]) -> u64 {
         h.write_tail(frame);
         return h.finish();
     };
-    h.write_u64(le_u64(&macs[..8]));
-    h.write_u64(u64::from(le_u32(&macs[8..12])));
+    h.absorb(LANE_L2, le_u64(&macs[..8]), u64::from(le_u32(&macs[8..12])));
 
     let mut off = ETHER_ADDRS_LEN;
     let Some(mut ethertype) = be_u16(frame, off) else {
@@ -113,13 +118,13 @@ fn hash_ipv4(h: &mut FlowHasher, ip: &[u8]) {
     }
     let proto = hdr[9];
     let frag = u16::from_be_bytes([hdr[6], hdr[7]]);
-    h.write_u64(le_u64(&hdr[12..20]));
     let ports = if frag & IPV4_FRAG_MASK == 0 {
         l4_ports(proto, ip, ihl)
     } else {
         0
     };
-    h.write_u64((u64::from(proto) << 32) | u64::from(ports));
+    let l4 = (u64::from(proto) << 32) | u64::from(ports);
+    h.absorb(LANE_L3_A, le_u64(&hdr[12..20]), l4);
 }
 
 fn hash_ipv6(h: &mut FlowHasher, ip: &[u8]) {
@@ -130,12 +135,11 @@ fn hash_ipv6(h: &mut FlowHasher, ip: &[u8]) {
         return;
     }
     let next = hdr[6];
-    h.write_u64(le_u64(&hdr[8..16]));
-    h.write_u64(le_u64(&hdr[16..24]));
-    h.write_u64(le_u64(&hdr[24..32]));
-    h.write_u64(le_u64(&hdr[32..40]));
     let ports = l4_ports(next, ip, IPV6_HDR_LEN);
-    h.write_u64((u64::from(next) << 32) | u64::from(ports));
+    h.absorb(LANE_L3_A, le_u64(&hdr[8..16]), le_u64(&hdr[16..24]));
+    h.absorb(LANE_L3_B, le_u64(&hdr[24..32]), le_u64(&hdr[32..40]));
+    let l4 = (u64::from(next) << 32) | u64::from(ports);
+    h.absorb(LANE_L4, l4, 0);
 }
 
 /// Source and destination port (as one word) of a TCP, UDP or SCTP
@@ -172,46 +176,69 @@ fn le_u32(b: &[u8]) -> u32 {
     u32::from_le_bytes(w)
 }
 
-/// Word-at-a-time multiply-xorshift hasher (see the module docs).
+/// Lanes of [`FlowHasher::absorb`]: one per field group, each with
+/// its own keys, so that equal values in different fields (the same
+/// address as source and destination) neither cancel nor commute.
+const LANE_L2: usize = 0;
+const LANE_L3_A: usize = 1;
+const LANE_L3_B: usize = 2;
+const LANE_L4: usize = 3;
+
+/// Lane keys and the finaliser's: hexadecimal digits of pi. Any
+/// structureless constants would do; nothing secret rides on them.
+const KEYS: [(u64, u64); 5] = [
+    (0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344),
+    (0xa409_3822_299f_31d0, 0x082e_fa98_ec4e_6c89),
+    (0x4528_21e6_38d0_1377, 0xbe54_66cf_34e9_0c6c),
+    (0xc0ac_29b7_c97c_50dd, 0x3f84_d5b5_b547_0917),
+    (0x9216_d5d9_8979_fb1b, 0xd131_0ba6_98df_b5ac),
+];
+const FINISH: usize = 4;
+
+/// The full 128-bit product of two words with its halves xored
+/// together (foldhash's `folded_multiply`): one `mul` on x86-64
+/// (`mul` + `umulh` on aarch64), and the high output bits depend on
+/// every bit of both operands.
+#[inline(always)]
+fn folded_multiply(x: u64, y: u64) -> u64 {
+    let p = u128::from(x) * u128::from(y);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// The flow hasher (see the module docs): each lane folds two words
+/// with one multiply; lanes are independent (so their multiplies
+/// overlap in the pipeline) and xored together; one last multiply
+/// mixes the sum.
 struct FlowHasher(u64);
 
 impl FlowHasher {
-    /// The fractional digits of pi: any fixed non-zero seed would do.
-    const SEED: u64 = 0x243f_6a88_85a3_08d3;
-    /// 2^64 / golden ratio (odd, so multiplying is a bijection).
-    const MUL: u64 = 0x9e37_79b9_7f4a_7c15;
-
-    #[inline]
+    #[inline(always)]
     fn new() -> Self {
-        FlowHasher(Self::SEED)
+        FlowHasher(0)
     }
 
-    #[inline]
-    fn write_u64(&mut self, w: u64) {
-        let x = (self.0 ^ w).wrapping_mul(Self::MUL);
-        self.0 = x ^ (x >> 29);
+    /// Absorbs two words into a lane. Each lane is used at most once
+    /// per frame.
+    #[inline(always)]
+    fn absorb(&mut self, lane: usize, a: u64, b: u64) {
+        let (ka, kb) = KEYS[lane];
+        self.0 ^= folded_multiply(a ^ ka, b ^ kb);
     }
 
-    /// Absorbs fewer than 16 bytes, length included.
+    /// Absorbs a runt of fewer than 16 bytes, length included, into the
+    /// L2 lane (the only lane a runt uses).
     fn write_tail(&mut self, b: &[u8]) {
         let mut buf = [0u8; 16];
         let n = b.len().min(15);
         buf[..n].copy_from_slice(&b[..n]);
         buf[15] = n as u8;
-        self.write_u64(le_u64(&buf[..8]));
-        self.write_u64(le_u64(&buf[8..]));
+        self.absorb(LANE_L2, le_u64(&buf[..8]), le_u64(&buf[8..]));
     }
 
-    /// MurmurHash3 `fmix64`.
-    #[inline]
+    #[inline(always)]
     fn finish(&self) -> u64 {
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^= h >> 33;
-        h
+        let (ka, kb) = KEYS[FINISH];
+        folded_multiply(self.0 ^ ka, kb)
     }
 }
 

@@ -87,6 +87,13 @@ static VXLAN_MODLINKAGE: KernelStatic<ModLinkage> = KernelStatic(UnsafeCell::new
     },
 }));
 
+/// The modules krtld loads before this one: the overlay driver, whose
+/// `overlay_plugin_register` and `overlay_prop_set_*` we call, and `ip`
+/// (the mux sockets are UDP), as illumos `overlay_vxlan.c` declares.
+#[unsafe(no_mangle)]
+#[used]
+pub static _depends_on: [u8; 19] = *b"drv/overlay drv/ip\0";
+
 fn modlinkage() -> *mut ModLinkage {
     VXLAN_MODLINKAGE.0.get()
 }

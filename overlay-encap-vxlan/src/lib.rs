@@ -61,11 +61,12 @@
 //! — otherwise its packets take different paths and arrive reordered —
 //! and different flows should spread evenly. illumos delegated this to
 //! UDP (`UDP_SRCPORT_HASH`, via the `vxlan_fanout` tunable, here
-//! [`VXLAN_FANOUT`]); this port computes it in the plugin ([`flow`]:
-//! inner MACs, IP addresses and protocol, TCP/UDP/SCTP ports, hashed
-//! with a multiply-xorshift mixer in a few nanoseconds) and returns it
-//! in `ovdi_src_port`, so it works on any host. The `sockopt` op still
-//! asks for `UDP_SRCPORT_HASH` for hosts that prefer their own.
+//! [`VXLAN_FANOUT`]); this Rust port computes it in the plugin
+//! ([`flow`]: inner MACs, IP addresses and protocol, TCP/UDP/SCTP
+//! ports, mixed by three 64×64→128-bit folded multiplies; no
+//! allocation, no state) and returns it in `ovdi_src_port`, so it works
+//! on any host. The `sockopt` op still asks for `UDP_SRCPORT_HASH`, for
+//! hosts that prefer their own.
 //!
 //! ## Differences from illumos
 //!

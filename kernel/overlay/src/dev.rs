@@ -222,13 +222,33 @@ impl<P: Platform> Device<P> {
     /// Delivers a received inner frame up to the device's MAC clients.
     #[inline]
     pub fn deliver(&self, platform: &P, frame: P::Frame) {
-        if self.flags() & (flags::MDDROP | flags::IN_MUX) != flags::IN_MUX {
-            self.stats.rx_drop_stopped.fetch_add(1, Relaxed);
-            return;
+        let len = frame.len() as u64;
+        if self.deliver_uncounted(platform, frame) {
+            self.count_rx(1, len, 0);
+        } else {
+            self.count_rx(0, 0, 1);
         }
-        self.stats.rx_frames.fetch_add(1, Relaxed);
-        self.stats.rx_bytes.fetch_add(frame.len() as u64, Relaxed);
+    }
+
+    /// Delivers a frame up unless the device is stopped; the caller
+    /// counts. Returns whether it was delivered.
+    #[inline]
+    pub(crate) fn deliver_uncounted(&self, platform: &P, frame: P::Frame) -> bool {
+        if self.flags() & (flags::MDDROP | flags::IN_MUX) != flags::IN_MUX {
+            return false;
+        }
         platform.deliver(&self.link, frame);
+        true
+    }
+
+    pub(crate) fn count_rx(&self, frames: u64, bytes: u64, dropped: u64) {
+        if frames != 0 {
+            self.stats.rx_frames.fetch_add(frames, Relaxed);
+            self.stats.rx_bytes.fetch_add(bytes, Relaxed);
+        }
+        if dropped != 0 {
+            self.stats.rx_drop_stopped.fetch_add(dropped, Relaxed);
+        }
     }
 
     /// Encapsulates one frame for `dest` into the batch.

@@ -117,6 +117,14 @@ pub enum DropReason {
     QueueFull,
 }
 
+#[inline]
+fn hash_mac(hasher: &FixedState, mac: &EtherAddr) -> u64 {
+    let m = mac.0;
+    hasher.hash_one(u64::from_le_bytes([
+        m[0], m[1], m[2], m[3], m[4], m[5], 0, 0,
+    ]))
+}
+
 /// A dynamic-mode target cache.
 pub struct Cache<F> {
     hasher: FixedState,
@@ -145,9 +153,11 @@ impl<F> Cache<F> {
         }
     }
 
+    /// The MAC as one word: a single hashed write, rather than a length
+    /// and six bytes.
     #[inline]
     fn hash(&self, mac: &EtherAddr) -> u64 {
-        self.hasher.hash_one(mac.0)
+        hash_mac(&self.hasher, mac)
     }
 
     #[inline]
@@ -167,7 +177,7 @@ impl<F> Cache<F> {
         let hasher = &self.hasher;
         let order = &mut self.order;
         self.table
-            .entry(h, |e| e.mac == mac, |e| hasher.hash_one(e.mac.0))
+            .entry(h, |e| e.mac == mac, |e| hash_mac(hasher, &e.mac))
             .or_insert_with(|| {
                 order.insert(mac);
                 Entry {
