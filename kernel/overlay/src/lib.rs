@@ -71,11 +71,15 @@ pub mod errno;
 pub mod plugin;
 
 #[cfg(feature = "engine")]
+pub mod buf;
+#[cfg(feature = "engine")]
 pub mod dev;
 #[cfg(feature = "engine")]
 pub mod driver;
 #[cfg(feature = "engine")]
 pub mod ether;
+#[cfg(any(test, feature = "std"))]
+pub mod hosted;
 #[cfg(feature = "engine")]
 pub mod ioctl;
 #[cfg(feature = "engine")]

@@ -9,114 +9,14 @@ extern crate std;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::errno::Errno;
 use crate::mux::Mux;
-use crate::platform::{Event, Frame, Platform, SocketParams, UnderlayDest};
+use crate::platform::{Platform, SocketParams, UnderlayDest};
 
-/// Headroom reserved in front of every frame, enough for an outer
-/// Ethernet, IPv6, UDP and VXLAN header.
-pub const HEADROOM: usize = 128;
-
-/// A frame: a buffer with headroom.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MemFrame {
-    buf: Vec<u8>,
-    start: usize,
-}
-
-impl MemFrame {
-    pub fn new(bytes: &[u8]) -> MemFrame {
-        let mut buf = alloc::vec![0u8; HEADROOM + bytes.len()];
-        buf[HEADROOM..].copy_from_slice(bytes);
-        MemFrame {
-            buf,
-            start: HEADROOM,
-        }
-    }
-
-    pub fn bytes(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-}
-
-impl Frame for MemFrame {
-    #[inline]
-    fn head(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-
-    #[inline]
-    fn len(&self) -> usize {
-        self.buf.len() - self.start
-    }
-
-    #[inline]
-    fn prepend(&mut self, hdr: &[u8]) -> Result<(), Errno> {
-        if hdr.len() > self.start {
-            // No headroom: grow at the front, as a separate header block
-            // would on illumos.
-            let mut buf = Vec::with_capacity(hdr.len() + self.len());
-            buf.extend_from_slice(hdr);
-            buf.extend_from_slice(self.head());
-            self.buf = buf;
-            self.start = 0;
-            return Ok(());
-        }
-        self.start -= hdr.len();
-        self.buf[self.start..self.start + hdr.len()].copy_from_slice(hdr);
-        Ok(())
-    }
-
-    #[inline]
-    fn strip(&mut self, n: usize) -> Result<(), Errno> {
-        if n > self.len() {
-            return Err(Errno::EINVAL);
-        }
-        self.start += n;
-        Ok(())
-    }
-
-    fn copy_to(&self, dst: &mut [u8]) -> usize {
-        let n = dst.len().min(self.len());
-        dst[..n].copy_from_slice(&self.head()[..n]);
-        n
-    }
-}
-
-/// A generation counter with a condition variable.
-#[derive(Debug, Default)]
-pub struct MemEvent {
-    generation: parking_lot::Mutex<u64>,
-    cv: parking_lot::Condvar,
-}
-
-impl Event for MemEvent {
-    fn new() -> Self {
-        MemEvent::default()
-    }
-
-    fn generation(&self) -> u64 {
-        *self.generation.lock()
-    }
-
-    fn notify_all(&self) {
-        *self.generation.lock() += 1;
-        self.cv.notify_all();
-    }
-
-    fn wait_changed(&self, seen: u64, timeout_ns: u64) -> bool {
-        let deadline = Instant::now() + Duration::from_nanos(timeout_ns);
-        let mut g = self.generation.lock();
-        while *g == seen {
-            if self.cv.wait_until(&mut g, deadline).timed_out() {
-                return *g != seen;
-            }
-        }
-        true
-    }
-}
+/// Test frames are the core's own headroom buffers.
+pub type MemFrame = crate::buf::PktBuf;
 
 /// What a test socket was asked to send.
 #[derive(Debug, Default)]
@@ -170,7 +70,7 @@ pub struct SocketHandle(pub Arc<MemSocket>);
 impl Platform for MemPlatform {
     type RawMutex = parking_lot::RawMutex;
     type RawRwLock = parking_lot::RawRwLock;
-    type Event = MemEvent;
+    type Event = crate::hosted::CondvarEvent;
     type Frame = MemFrame;
     type Socket = SocketHandle;
     type Link = MemLink;

@@ -1,0 +1,183 @@
+//! What a `no_std` staticlib needs to run in the illumos kernel: a global
+//! allocator on kmem, a panic handler on `cmn_err`/`panic`, a console
+//! logger, and a non-sleeping allocation path.
+//!
+//! ## Allocation and sleeping
+//!
+//! `GlobalAlloc` cannot carry kmem flags, so every `Box`, `Vec` and `Arc`
+//! allocates with `KM_SLEEP`: it never fails, but it may block, which is
+//! legal in kernel thread context (ioctls, open/close, attach, `mc_start`,
+//! `mc_stop`, and `mc_tx`, which MAC calls from the sending thread or a
+//! soft-ring worker) and illegal in interrupt context. The glue keeps
+//! the receive path allocation-free (the ksocket callback only frees and
+//! re-links `mblk_t`s, and the core's `Mux::rx` does not allocate) and
+//! the transmit hit path allocation-free in the common case (a per-link
+//! pool of [`TxScratch`](overlay::dev::TxScratch), see `link.rs`). Frames
+//! are STREAMS blocks from `allocb`, which never sleeps.
+//!
+//! [`alloc_nosleep`] / [`try_box_nosleep`] are the non-sleeping path
+//! (`KM_NOSLEEP | KM_NORMALPRI`, NULL under memory pressure, as the C
+//! driver allocates in `overlay_target_lookup`). Memory from them may be
+//! freed by the global allocator: `kmem_free` takes only the pointer and
+//! the size, whatever flag allocated it. **Where they are used: nowhere
+//! yet.** The glue itself makes no allocation on the data path (receive:
+//! none; transmit: pooled scratch, `allocb`); the allocations that
+//! remain there are the core's, through `GlobalAlloc`, which cannot ask
+//! for `KM_NOSLEEP`: a fresh `TxScratch` when every pooled one is busy
+//! (its `Vec::with_capacity`), and on a cache miss the core's queueing of
+//! the frame and posting of the entry. Routing those here needs a hook in
+//! the core (e.g. fallible, caller-allocated scratch and miss-queue
+//! storage); until then these functions are the documented way for any
+//! new data-path allocation in the glue.
+
+use alloc::boxed::Box;
+use core::alloc::{GlobalAlloc, Layout};
+use core::fmt::{self, Write};
+use core::ptr::{self, NonNull};
+
+use illumos_sys_hdrs::cmn_err::{CE_NOTE, CE_WARN, cmn_err, panic};
+use illumos_sys_hdrs::kmem::{
+    KM_NORMALPRI, KM_NOSLEEP, KM_SLEEP, KMEM_ALIGN, kmem_alloc, kmem_free, kmem_zalloc,
+};
+use illumos_sys_hdrs::types::c_int;
+
+/// The global allocator: kmem with `KM_SLEEP`. kmem aligns to 8 bytes;
+/// a larger alignment gets NULL (the allocation fails and Rust aborts,
+/// loudly), never misaligned memory. Nothing in the driver asks for one.
+struct KmemAlloc;
+
+// SAFETY: kmem_alloc/kmem_zalloc return memory of at least the requested
+// size, 8-byte aligned, or we return NULL for alignments kmem cannot
+// honour; dealloc hands kmem_free the same size back, as it requires.
+unsafe impl GlobalAlloc for KmemAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.align() > KMEM_ALIGN {
+            return ptr::null_mut();
+        }
+        // SAFETY: the size is non-zero per the GlobalAlloc contract;
+        // KM_SLEEP never returns NULL.
+        unsafe { kmem_alloc(layout.size(), KM_SLEEP).cast() }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if layout.align() > KMEM_ALIGN {
+            return ptr::null_mut();
+        }
+        // SAFETY: as for alloc.
+        unsafe { kmem_zalloc(layout.size(), KM_SLEEP).cast() }
+    }
+
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        // SAFETY: `p` came from kmem_alloc/kmem_zalloc (here or in
+        // alloc_nosleep) with exactly this size.
+        unsafe { kmem_free(p.cast(), layout.size()) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: KmemAlloc = KmemAlloc;
+
+#[allow(dead_code)]
+/// Allocates `layout` without sleeping (`KM_NOSLEEP | KM_NORMALPRI`).
+/// `None` when memory is short, for a zero size, or for an alignment
+/// above 8. The memory may be freed through the global allocator with
+/// the same layout.
+pub fn alloc_nosleep(layout: Layout) -> Option<NonNull<u8>> {
+    if layout.align() > KMEM_ALIGN || layout.size() == 0 {
+        return None;
+    }
+    // SAFETY: a non-zero size; KM_NOSLEEP may return NULL, handled below.
+    NonNull::new(unsafe { kmem_alloc(layout.size(), KM_NOSLEEP | KM_NORMALPRI) }.cast())
+}
+
+/// `Box::new` without sleeping: the value back if memory is short.
+#[allow(dead_code)]
+pub fn try_box_nosleep<T>(value: T) -> Result<Box<T>, T> {
+    let layout = Layout::new::<T>();
+    if layout.size() == 0 {
+        return Ok(Box::new(value));
+    }
+    let Some(p) = alloc_nosleep(layout) else {
+        return Err(value);
+    };
+    let p = p.cast::<T>().as_ptr();
+    // SAFETY: `p` is fresh, non-NULL, sized and aligned for T (kmem's
+    // 8-byte alignment covers T, or alloc_nosleep refused); after the
+    // write it holds a valid T, and the global allocator frees it with
+    // Layout::new::<T>(), the layout it was allocated with.
+    unsafe {
+        p.write(value);
+        Ok(Box::from_raw(p))
+    }
+}
+
+/// A truncating writer into a fixed, NUL-terminated buffer on the stack:
+/// formatting a message never allocates.
+pub struct MsgBuf {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl MsgBuf {
+    pub const fn new() -> MsgBuf {
+        MsgBuf {
+            buf: [0; 256],
+            len: 0,
+        }
+    }
+
+    /// The message, NUL-terminated.
+    pub fn as_cstr_ptr(&mut self) -> *const u8 {
+        self.buf[self.len] = 0;
+        self.buf.as_ptr()
+    }
+}
+
+impl Write for MsgBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = self.buf.len() - 1 - self.len;
+        let n = s.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// Writes `overlay: <message>` to the console at `level` (`CE_WARN`,
+/// `CE_NOTE`). The message is an argument of `"%s"`, never a format.
+pub fn log(level: c_int, args: fmt::Arguments<'_>) {
+    let mut m = MsgBuf::new();
+    let _ = m.write_str("overlay: ");
+    let _ = m.write_fmt(args);
+    // SAFETY: "%s" with a NUL-terminated buffer that outlives the call.
+    unsafe { cmn_err(level, c"%s".as_ptr(), m.as_cstr_ptr()) }
+}
+
+/// `cmn_err(CE_WARN, ...)` with Rust formatting.
+macro_rules! kwarn {
+    ($($t:tt)*) => {
+        $crate::runtime::log(::illumos_sys_hdrs::cmn_err::CE_WARN, format_args!($($t)*))
+    };
+}
+pub(crate) use kwarn;
+
+#[allow(dead_code)]
+pub fn note(args: fmt::Arguments<'_>) {
+    log(CE_NOTE, args)
+}
+
+/// A panic in the kernel is for keeps: report it as a warning (so the
+/// message is in the log even if the dump is lost), then panic the
+/// system. Both calls pass the message as an argument of `"%s"`: a `%`
+/// in it cannot be read as a conversion.
+#[panic_handler]
+fn panic_handler(info: &core::panic::PanicInfo<'_>) -> ! {
+    let mut m = MsgBuf::new();
+    let _ = write!(m, "overlay: {info}");
+    let p = m.as_cstr_ptr();
+    // SAFETY: "%s" with a NUL-terminated buffer that outlives the calls.
+    unsafe {
+        cmn_err(CE_WARN, c"%s".as_ptr(), p);
+        panic(c"%s".as_ptr(), p)
+    }
+}

@@ -1,0 +1,252 @@
+//! The virtual switch of one overlay device: its VNICs and the way
+//! frames move between them and the overlay.
+//!
+//! On illumos, MAC switches frames among the VNICs of an overlay and
+//! hands the overlay what is not for a local VNIC. Here the switch does
+//! it: a frame from a VNIC goes to the VNIC that has its destination MAC
+//! if one is local; broadcast and multicast go to every other local VNIC
+//! and to the overlay; unicast to a MAC not on this host goes to the
+//! overlay (whose target decides where). A frame from the overlay goes to
+//! the VNIC with its destination MAC, or to every VNIC if it is
+//! broadcast or multicast.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock, Weak};
+
+use overlay::abi::EtherAddr;
+use overlay::buf::PktBuf;
+use overlay::dev::{Device, TxScratch};
+use overlay::platform::Frame;
+use parking_lot::RwLock;
+
+use crate::platform::LinuxPlatform;
+use crate::tap::{Tap, poll_readable};
+
+/// Counters of one VNIC, from the VNIC's point of view.
+#[derive(Debug, Default)]
+pub struct PortStats {
+    /// Frames the VNIC sent (read from its TAP).
+    pub out_frames: AtomicU64,
+    pub out_bytes: AtomicU64,
+    /// Frames delivered to the VNIC (written to its TAP).
+    pub in_frames: AtomicU64,
+    pub in_bytes: AtomicU64,
+    /// Frames that could not be written to the TAP.
+    pub in_drops: AtomicU64,
+    /// Frames read that were too short for an Ethernet header.
+    pub out_runts: AtomicU64,
+}
+
+/// One VNIC attached to a switch.
+#[derive(Debug)]
+pub struct Port {
+    pub linkid: u32,
+    pub mac: EtherAddr,
+    pub tap: Tap,
+    pub stats: PortStats,
+    stop: AtomicBool,
+}
+
+impl Port {
+    pub fn new(linkid: u32, mac: EtherAddr, tap: Tap) -> Port {
+        Port {
+            linkid,
+            mac,
+            tap,
+            stats: PortStats::default(),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    fn write(&self, frame: &[u8]) {
+        match self.tap.write(frame) {
+            Ok(_) => {
+                self.stats.in_frames.fetch_add(1, Relaxed);
+                self.stats.in_bytes.fetch_add(frame.len() as u64, Relaxed);
+            }
+            Err(_) => {
+                self.stats.in_drops.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// Asks the port's reader to stop.
+    pub fn stop(&self) {
+        self.stop.store(true, Relaxed);
+    }
+}
+
+/// Counters of the switch itself.
+#[derive(Debug, Default)]
+pub struct SwitchStats {
+    /// Frames from the overlay for a MAC no local VNIC has.
+    pub rx_no_port: AtomicU64,
+    /// Frames switched between local VNICs without the overlay.
+    pub local_frames: AtomicU64,
+}
+
+/// The switch of one overlay device (the device's `Platform::Link`).
+#[derive(Debug)]
+pub struct VSwitch {
+    pub linkid: u32,
+    mtu: AtomicU32,
+    ports: RwLock<Vec<Arc<Port>>>,
+    dev: OnceLock<Weak<Device<LinuxPlatform>>>,
+    pub stats: SwitchStats,
+}
+
+fn dst_of(frame: &[u8]) -> Option<EtherAddr> {
+    frame
+        .get(..6)
+        .map(|d| EtherAddr([d[0], d[1], d[2], d[3], d[4], d[5]]))
+}
+
+impl VSwitch {
+    pub fn new(linkid: u32, mtu: u32) -> VSwitch {
+        VSwitch {
+            linkid,
+            mtu: AtomicU32::new(mtu),
+            ports: RwLock::new(Vec::new()),
+            dev: OnceLock::new(),
+            stats: SwitchStats::default(),
+        }
+    }
+
+    /// Tells the switch which device it serves (known only once the
+    /// device exists, after its link).
+    pub fn attach_device(&self, dev: &Arc<Device<LinuxPlatform>>) {
+        let _ = self.dev.set(Arc::downgrade(dev));
+    }
+
+    pub fn mtu(&self) -> u32 {
+        self.mtu.load(Relaxed)
+    }
+
+    pub fn set_mtu(&self, mtu: u32) {
+        self.mtu.store(mtu, Relaxed);
+        for p in self.ports.read().iter() {
+            if let Err(e) = p.tap.set_mtu(mtu) {
+                tracing::warn!(vnic = p.tap.name(), error = %e, "cannot set VNIC MTU");
+            }
+        }
+    }
+
+    pub fn ports(&self) -> Vec<Arc<Port>> {
+        self.ports.read().clone()
+    }
+
+    pub fn has_ports(&self) -> bool {
+        !self.ports.read().is_empty()
+    }
+
+    pub fn add(&self, port: Arc<Port>) {
+        self.ports.write().push(port);
+    }
+
+    /// Removes a port; returns whether it was the last.
+    pub fn remove(&self, linkid: u32) -> bool {
+        let mut ports = self.ports.write();
+        ports.retain(|p| p.linkid != linkid);
+        ports.is_empty()
+    }
+
+    /// A frame from the overlay, up to the VNICs.
+    pub fn deliver_up(&self, frame: PktBuf) {
+        let bytes = frame.head();
+        let Some(dst) = dst_of(bytes) else { return };
+        let ports = self.ports.read();
+        if dst.is_multicast() {
+            for p in ports.iter() {
+                p.write(bytes);
+            }
+            return;
+        }
+        match ports.iter().find(|p| p.mac == dst) {
+            Some(p) => p.write(bytes),
+            None => {
+                self.stats.rx_no_port.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// Frames a VNIC sent: switched locally, or handed to the overlay.
+    pub fn from_port(
+        &self,
+        platform: &LinuxPlatform,
+        src: &Port,
+        frames: &mut Vec<PktBuf>,
+        scratch: &mut TxScratch<LinuxPlatform>,
+    ) {
+        let mut to_overlay = Vec::with_capacity(frames.len());
+        {
+            let ports = self.ports.read();
+            for f in frames.drain(..) {
+                let Some(dst) = dst_of(f.head()).filter(|_| f.len() >= 14) else {
+                    src.stats.out_runts.fetch_add(1, Relaxed);
+                    continue;
+                };
+                src.stats.out_frames.fetch_add(1, Relaxed);
+                src.stats.out_bytes.fetch_add(f.len() as u64, Relaxed);
+                if dst.is_multicast() {
+                    for p in ports.iter().filter(|p| p.linkid != src.linkid) {
+                        p.write(f.head());
+                    }
+                    to_overlay.push(f);
+                } else if let Some(p) = ports
+                    .iter()
+                    .find(|p| p.mac == dst && p.linkid != src.linkid)
+                {
+                    self.stats.local_frames.fetch_add(1, Relaxed);
+                    p.write(f.head());
+                } else {
+                    to_overlay.push(f);
+                }
+            }
+        }
+        if to_overlay.is_empty() {
+            return;
+        }
+        if let Some(dev) = self.dev.get().and_then(Weak::upgrade) {
+            dev.tx(platform, to_overlay, scratch);
+        }
+    }
+}
+
+/// Frames read from a TAP per wakeup.
+const READ_BATCH: usize = 64;
+/// Headroom left in front of every frame read: room for the plugin's
+/// header.
+const HEADROOM: usize = 64;
+
+/// The reader of one VNIC: reads frames from its TAP in batches and
+/// switches them, until the port is stopped.
+pub fn port_reader(platform: LinuxPlatform, switch: Arc<VSwitch>, port: Arc<Port>) {
+    let mut frames = Vec::with_capacity(READ_BATCH);
+    let mut scratch = TxScratch::default();
+    let fd = port.tap.fd();
+    while !port.stop.load(Relaxed) {
+        match poll_readable(fd, 200) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::error!(vnic = port.tap.name(), error = %e, "poll failed");
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                continue;
+            }
+        }
+        // Room for a VLAN-tagged frame of the overlay's MTU.
+        let cap = switch.mtu() as usize + 18;
+        while frames.len() < READ_BATCH {
+            let mut b = PktBuf::with_headroom(HEADROOM, cap);
+            match b.fill(cap, |d| port.tap.read(d)) {
+                Ok(0) => break,
+                Ok(_) => frames.push(b),
+                Err(_) => break,
+            }
+        }
+        if !frames.is_empty() {
+            tracing::trace!(vnic = port.tap.name(), frames = frames.len(), "read");
+            switch.from_port(&platform, &port, &mut frames, &mut scratch);
+        }
+    }
+}

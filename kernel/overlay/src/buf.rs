@@ -1,0 +1,147 @@
+//! An owned frame buffer with headroom: the frame type of hosts whose
+//! frames are plain memory (the Linux host, tests).
+
+use alloc::vec::Vec;
+
+use crate::errno::Errno;
+use crate::platform::Frame;
+
+/// Headroom reserved in front of a frame by [`PktBuf::with_headroom`]
+/// callers that do not choose: room for the encapsulation header and
+/// more (a plugin header is at most 128 bytes, VXLAN's is 8).
+pub const DEFAULT_HEADROOM: usize = 64;
+
+/// A frame: `buf[start..]` holds it; `buf[..start]` is headroom.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PktBuf {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl PktBuf {
+    /// A frame holding a copy of `bytes`, with [`DEFAULT_HEADROOM`].
+    pub fn new(bytes: &[u8]) -> PktBuf {
+        let mut b = PktBuf::with_headroom(DEFAULT_HEADROOM, bytes.len());
+        b.buf.extend_from_slice(bytes);
+        b
+    }
+
+    /// An empty frame with `headroom` bytes in front and room for `cap`
+    /// more, to be filled through [`PktBuf::fill`].
+    pub fn with_headroom(headroom: usize, cap: usize) -> PktBuf {
+        let mut buf = Vec::with_capacity(headroom + cap);
+        buf.resize(headroom, 0);
+        PktBuf {
+            buf,
+            start: headroom,
+        }
+    }
+
+    /// Lets `read` write up to `cap` bytes after the current end and keeps
+    /// what it reports as written.
+    pub fn fill<E>(
+        &mut self,
+        cap: usize,
+        read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<usize, E> {
+        let end = self.buf.len();
+        self.buf.resize(end + cap, 0);
+        match read(&mut self.buf[end..]) {
+            Ok(n) => {
+                self.buf.truncate(end + n.min(cap));
+                Ok(n)
+            }
+            Err(e) => {
+                self.buf.truncate(end);
+                Err(e)
+            }
+        }
+    }
+
+    /// The frame's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// The frame's bytes, writable (to rewrite headers in place).
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.start..]
+    }
+
+    /// Headroom left in front of the frame.
+    pub fn headroom(&self) -> usize {
+        self.start
+    }
+}
+
+impl Frame for PktBuf {
+    #[inline]
+    fn head(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    #[inline]
+    fn prepend(&mut self, hdr: &[u8]) -> Result<(), Errno> {
+        if hdr.len() > self.start {
+            // No headroom: move the frame back, as a separate header
+            // block would be chained in front of it on illumos.
+            let mut buf = Vec::with_capacity(DEFAULT_HEADROOM + hdr.len() + self.len());
+            buf.resize(DEFAULT_HEADROOM, 0);
+            buf.extend_from_slice(hdr);
+            buf.extend_from_slice(self.head());
+            self.buf = buf;
+            self.start = DEFAULT_HEADROOM;
+            return Ok(());
+        }
+        self.start -= hdr.len();
+        self.buf[self.start..self.start + hdr.len()].copy_from_slice(hdr);
+        Ok(())
+    }
+
+    #[inline]
+    fn strip(&mut self, n: usize) -> Result<(), Errno> {
+        if n > self.len() {
+            return Err(Errno::EINVAL);
+        }
+        self.start += n;
+        Ok(())
+    }
+
+    fn copy_to(&self, dst: &mut [u8]) -> usize {
+        let n = dst.len().min(self.len());
+        dst[..n].copy_from_slice(&self.head()[..n]);
+        n
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn prepend_strip_and_fill() {
+        let mut b = PktBuf::new(&[1, 2, 3]);
+        b.prepend(&[9; 8]).unwrap();
+        assert_eq!(b.len(), 11);
+        b.strip(8).unwrap();
+        assert_eq!(b.bytes(), &[1, 2, 3]);
+        assert_eq!(b.strip(4), Err(Errno::EINVAL));
+        let mut small = PktBuf::with_headroom(2, 4);
+        assert_eq!(
+            small.fill(4, |d| {
+                d[..2].copy_from_slice(&[5, 6]);
+                Ok::<_, ()>(2)
+            }),
+            Ok(2)
+        );
+        small.prepend(&[7; 8]).unwrap();
+        assert_eq!(small.bytes(), &[7, 7, 7, 7, 7, 7, 7, 7, 5, 6]);
+        let mut out = [0; 4];
+        assert_eq!(small.copy_to(&mut out), 4);
+    }
+}
