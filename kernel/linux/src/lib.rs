@@ -25,6 +25,7 @@ pub mod platform;
 pub mod sock;
 pub mod switch;
 pub mod tap;
+pub mod testbed;
 
 pub use host::Host;
 pub use platform::LinuxPlatform;

@@ -3,13 +3,16 @@
 //! moved to another namespace, and the Linux kernel's vxlan driver as
 //! the peer, with a capture decoded by tshark.
 
-mod common;
-
 use std::net::IpAddr;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use overlay_linux::testbed::{self as common, *};
+
+fn overlayd() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_overlayd"))
+}
 
 const BCAST: [u8; 6] = [0xff; 6];
 
@@ -22,7 +25,7 @@ fn two_hosts_ipv4_underlay() {
     require_root();
     let (a, b, c) = (Netns::new("a"), Netns::new("b"), Netns::new("c"));
     link(&a, &b, "192.0.2.1/24", "192.0.2.2/24");
-    let (mut da, db) = (Daemon::start(&a), Daemon::start(&b));
+    let (mut da, db) = (Daemon::start(overlayd(), &a), Daemon::start(overlayd(), &b));
     let ova = setup_overlay(
         &da,
         23,
@@ -82,7 +85,7 @@ fn two_hosts_ipv4_underlay() {
         "moved TAP left behind"
     );
     // A restart finds no stale state.
-    let da2 = Daemon::start(&a);
+    let da2 = Daemon::start(overlayd(), &a);
     assert!(da2.client().link_list().unwrap().is_empty());
     drop(ova);
 }
@@ -92,7 +95,7 @@ fn two_hosts_ipv6_underlay() {
     require_root();
     let (a, b) = (Netns::new("x"), Netns::new("y"));
     link(&a, &b, "2001:db8:1::1/64", "2001:db8:1::2/64");
-    let (da, db) = (Daemon::start(&a), Daemon::start(&b));
+    let (da, db) = (Daemon::start(overlayd(), &a), Daemon::start(overlayd(), &b));
     let ova = setup_overlay(
         &da,
         4242,
@@ -117,7 +120,7 @@ fn interop_with_linux_kernel_vxlan() {
     require_root();
     let (a, b) = (Netns::new("k"), Netns::new("l"));
     link(&a, &b, "192.0.2.1/24", "192.0.2.2/24");
-    let da = Daemon::start(&a);
+    let da = Daemon::start(overlayd(), &a);
     let ova = setup_overlay(
         &da,
         23,

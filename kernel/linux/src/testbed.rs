@@ -1,12 +1,11 @@
-//! Test hosts for the end-to-end tests: network namespaces joined by
-//! veth links, an `overlayd` in each, configured through the client over
-//! its control socket. Everything is real: namespaces, veth, TAP, UDP,
-//! the Linux kernel's vxlan driver as a peer, tshark to read captures.
+//! Test hosts, for the end-to-end tests and the throughput benchmark:
+//! network namespaces joined by veth links, an `overlayd` in each,
+//! configured through the client over its control socket. Everything is
+//! real: namespaces, veth, TAP, UDP, the Linux kernel's vxlan driver as a
+//! peer, tshark to read captures.
 //!
-//! The tests need root (CI runs as root). A test that cannot build its
-//! hosts fails, loudly; it never passes by skipping.
-
-#![allow(dead_code)]
+//! It needs root (CI runs as root). Whatever cannot be built panics with
+//! the reason: a test using it fails loudly; it never passes by skipping.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -131,21 +130,21 @@ pub fn tmpdir() -> PathBuf {
 }
 
 impl Daemon {
-    pub fn start(ns: &Netns) -> Daemon {
+    /// Starts `overlayd` (the binary at `bin`) in `ns`.
+    pub fn start(bin: &Path, ns: &Netns) -> Daemon {
         let dir = tmpdir();
         let ctl = dir.join(format!("{}.ctl", ns.name));
         let log = dir.join(format!("{}.log", ns.name));
         let logf = std::fs::File::create(&log).unwrap();
         let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &ns.name,
-                env!("CARGO_BIN_EXE_overlayd"),
-                "--ctl",
-            ])
+            .args(["netns", "exec", &ns.name])
+            .arg(bin)
+            .arg("--ctl")
             .arg(&ctl)
-            .env("OVERLAYD_LOG", "trace")
+            .env(
+                "OVERLAYD_LOG",
+                std::env::var("OVERLAYD_LOG").unwrap_or_else(|_| "debug".into()),
+            )
             .stdout(Stdio::null())
             .stderr(logf)
             .spawn()
