@@ -219,25 +219,25 @@ impl<P: Platform> Device<P> {
     // Data path
     // ---------------------------------------------------------------
 
-    /// Delivers a received inner frame up to the device's MAC clients.
-    #[inline]
+    /// Delivers a received inner frame up to the device's MAC clients
+    /// (the path of `OVERLAY_TARG_INJECT`).
     pub fn deliver(&self, platform: &P, frame: P::Frame) {
         let len = frame.len() as u64;
-        if self.deliver_uncounted(platform, frame) {
+        if self.deliver_chain(platform, &mut alloc::vec![frame]) {
             self.count_rx(1, len, 0);
         } else {
             self.count_rx(0, 0, 1);
         }
     }
 
-    /// Delivers a frame up unless the device is stopped; the caller
-    /// counts. Returns whether it was delivered.
+    /// Delivers a chain of frames up unless the device is stopped (then
+    /// the chain is left for the caller to free); the caller counts.
     #[inline]
-    pub(crate) fn deliver_uncounted(&self, platform: &P, frame: P::Frame) -> bool {
+    pub(crate) fn deliver_chain(&self, platform: &P, chain: &mut Vec<P::Frame>) -> bool {
         if self.flags() & (flags::MDDROP | flags::IN_MUX) != flags::IN_MUX {
             return false;
         }
-        platform.deliver(&self.link, frame);
+        platform.deliver_batch(&self.link, chain);
         true
     }
 

@@ -8,6 +8,7 @@
 //! the last one stops (the socket closes when the `Mux` is dropped).
 
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use foldhash::fast::FixedState;
@@ -118,6 +119,8 @@ impl<P: Platform> Mux<P> {
         let devs = self.devices.read();
         let (mut n, mut bad, mut unknown) = (0u64, 0u64, 0u64);
         let mut run: Option<RxRun<'_, P>> = None;
+        // The current run's frames, delivered together as a chain.
+        let mut chain: Vec<P::Frame> = Vec::new();
         for mut frame in frames {
             n += 1;
             let Ok((vnetid, hdr)) = self.plugin.decap(frame.head()) else {
@@ -128,7 +131,7 @@ impl<P: Platform> Mux<P> {
                 bad += 1;
                 continue;
             }
-            let dev = match &mut run {
+            let r = match &mut run {
                 Some(r) if r.vnetid == vnetid => r,
                 _ => {
                     let Some(dev) = devs.get(&vnetid) else {
@@ -136,27 +139,22 @@ impl<P: Platform> Mux<P> {
                         continue;
                     };
                     if let Some(done) = run.take() {
-                        done.flush();
+                        done.flush(platform, &mut chain);
                     }
                     run.insert(RxRun {
                         vnetid,
                         dev,
                         frames: 0,
                         bytes: 0,
-                        dropped: 0,
                     })
                 }
             };
-            let len = frame.len() as u64;
-            if dev.dev.deliver_uncounted(platform, frame) {
-                dev.frames += 1;
-                dev.bytes += len;
-            } else {
-                dev.dropped += 1;
-            }
+            r.frames += 1;
+            r.bytes += frame.len() as u64;
+            chain.push(frame);
         }
         if let Some(done) = run {
-            done.flush();
+            done.flush(platform, &mut chain);
         }
         drop(devs);
         self.stats.rx_frames.fetch_add(n, Relaxed);
@@ -169,17 +167,21 @@ impl<P: Platform> Mux<P> {
     }
 }
 
-/// Frames of one batch delivered to one device, counted together.
+/// Frames of one batch for one device, delivered and counted together.
 struct RxRun<'a, P: Platform> {
     vnetid: u64,
     dev: &'a Arc<Device<P>>,
     frames: u64,
     bytes: u64,
-    dropped: u64,
 }
 
 impl<P: Platform> RxRun<'_, P> {
-    fn flush(self) {
-        self.dev.count_rx(self.frames, self.bytes, self.dropped);
+    fn flush(self, platform: &P, chain: &mut Vec<P::Frame>) {
+        if self.dev.deliver_chain(platform, chain) {
+            self.dev.count_rx(self.frames, self.bytes, 0);
+        } else {
+            chain.clear();
+            self.dev.count_rx(0, 0, self.frames);
+        }
     }
 }

@@ -121,6 +121,15 @@ pub trait Platform: Sized + Send + Sync + 'static {
     /// Delivers a frame up to the device's MAC clients (`mac_rx`).
     fn deliver(&self, link: &Self::Link, frame: Self::Frame);
 
+    /// Delivers several frames up at once (`mac_rx` takes a chain); the
+    /// vector is drained. Hosts that can hand a batch over in one step
+    /// override this.
+    fn deliver_batch(&self, link: &Self::Link, frames: &mut alloc::vec::Vec<Self::Frame>) {
+        for f in frames.drain(..) {
+            self.deliver(link, f);
+        }
+    }
+
     /// Allocates a frame holding a copy of `bytes` (for `INJECT` and
     /// `RESEND`).
     fn frame_alloc(&self, bytes: &[u8]) -> Result<Self::Frame, Errno>;

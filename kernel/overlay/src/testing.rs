@@ -136,6 +136,15 @@ impl Platform for MemPlatform {
         }
     }
 
+    fn deliver_batch(&self, link: &MemLink, frames: &mut Vec<MemFrame>) {
+        link.count.fetch_add(frames.len() as u64, Relaxed);
+        if link.discard.load(Relaxed) {
+            frames.clear();
+        } else {
+            link.delivered.lock().append(frames);
+        }
+    }
+
     fn frame_alloc(&self, bytes: &[u8]) -> Result<MemFrame, Errno> {
         Ok(MemFrame::new(bytes))
     }
