@@ -253,6 +253,7 @@ impl Host {
                 ("in_bytes", s.in_bytes.load(Relaxed)),
                 ("in_drops", s.in_drops.load(Relaxed)),
                 ("out_runts", s.out_runts.load(Relaxed)),
+                ("out_malformed", s.out_malformed.load(Relaxed)),
             ]);
         }
         let dev = self.overlay.device(linkid).ok_or(Errno::ENOENT)?;

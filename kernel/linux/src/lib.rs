@@ -20,7 +20,9 @@
 
 pub mod ctl;
 pub mod errno;
+pub mod gro;
 pub mod host;
+pub mod offload;
 pub mod platform;
 pub mod sock;
 pub mod switch;

@@ -64,6 +64,10 @@ impl Platform for LinuxPlatform {
         link.deliver_up(frame);
     }
 
+    fn deliver_batch(&self, link: &Arc<VSwitch>, frames: &mut Vec<PktBuf>) {
+        link.deliver_up_batch(frames);
+    }
+
     fn frame_alloc(&self, bytes: &[u8]) -> Result<PktBuf, Errno> {
         Ok(PktBuf::new(bytes))
     }

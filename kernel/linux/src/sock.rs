@@ -34,6 +34,10 @@ pub const BATCH: usize = 64;
 const RX_BUF: usize = 65536;
 /// Socket buffer size asked for (forced when privileged).
 const SOCK_BUF: libc::c_int = 8 << 20;
+/// Most segments in one UDP GSO send (the kernel's `UDP_MAX_SEGMENTS`).
+const GSO_MAX_SEGS: usize = 64;
+/// Most bytes in one UDP GSO send: an IP datagram's payload.
+const GSO_MAX_BYTES: usize = 65000;
 /// How often a blocked receiver checks whether it should stop.
 const POLL_MS: i32 = 200;
 
@@ -55,6 +59,8 @@ pub struct UdpSock {
     v4: bool,
     stop: Arc<AtomicBool>,
     rx: Option<JoinHandle<()>>,
+    /// UDP GSO works on this socket (cleared if the kernel refuses it).
+    gso: AtomicBool,
     pub stats: Arc<SockStats>,
 }
 
@@ -195,78 +201,155 @@ impl UdpSock {
             v4,
             stop,
             rx: Some(rx),
+            gso: AtomicBool::new(true),
             stats,
         })
     }
 
     /// Sends a batch of datagrams; the batch is drained. A datagram that
     /// cannot be sent is counted and skipped.
+    ///
+    /// Runs of datagrams to one destination whose sizes are equal (the
+    /// last may be shorter), as the segments of a TCP super-frame are, go
+    /// down the stack as one UDP GSO super-datagram (`UDP_SEGMENT`), cut
+    /// by the kernel (or the NIC) at the last moment.
     pub fn send(&self, batch: &mut Vec<(UnderlayDest, PktBuf)>) {
         let raw = self.fd.as_raw_fd();
+        let gso = self.gso.load(Relaxed);
+        // Group the batch into messages: (first, count, segment size).
+        let mut groups: Vec<(usize, usize, usize)> = Vec::with_capacity(batch.len());
         let mut i = 0;
         while i < batch.len() {
-            let chunk = &batch[i..batch.len().min(i + BATCH)];
-            let mut addrs: Vec<SockAddr> = Vec::with_capacity(chunk.len());
-            let mut iovs: Vec<libc::iovec> = Vec::with_capacity(chunk.len());
-            for (d, f) in chunk {
-                let a = SockAddr::new(d.ip, d.port);
-                let matches = matches!(a, SockAddr::V4(_)) == self.v4;
-                if !matches {
-                    self.stats.tx_family_mismatch.fetch_add(1, Relaxed);
+            let (d, f) = &batch[i];
+            let size = f.len();
+            let mut n = 1;
+            let mut total = size;
+            if gso {
+                while i + n < batch.len() && n < GSO_MAX_SEGS {
+                    let (d2, f2) = &batch[i + n];
+                    let l = f2.len();
+                    if d2.ip != d.ip || d2.port != d.port || l > size || total + l > GSO_MAX_BYTES {
+                        break;
+                    }
+                    n += 1;
+                    total += l;
+                    if l < size {
+                        break;
+                    }
                 }
-                addrs.push(a);
+            }
+            groups.push((i, n, size));
+            i += n;
+        }
+        let mut addrs: Vec<SockAddr> = Vec::with_capacity(groups.len());
+        let mut iovs: Vec<libc::iovec> = Vec::with_capacity(batch.len());
+        for &(first, n, _) in &groups {
+            let (d, _) = &batch[first];
+            let a = SockAddr::new(d.ip, d.port);
+            let family_ok = matches!(a, SockAddr::V4(_)) == self.v4;
+            addrs.push(a);
+            for (_, f) in &batch[first..first + n] {
                 let head = f.head();
                 iovs.push(libc::iovec {
                     iov_base: head.as_ptr() as *mut _,
-                    iov_len: if matches { head.len() } else { 0 },
+                    iov_len: if family_ok { head.len() } else { 0 },
                 });
             }
-            // SAFETY: all-zero mmsghdrs are valid; filled below.
-            let mut msgs: Vec<libc::mmsghdr> =
-                (0..chunk.len()).map(|_| unsafe { zeroed() }).collect();
-            for (k, m) in msgs.iter_mut().enumerate() {
-                let (p, l) = addrs[k].as_ptr();
-                m.msg_hdr.msg_name = p as *mut _;
-                m.msg_hdr.msg_namelen = l;
-                m.msg_hdr.msg_iov = &mut iovs[k];
-                m.msg_hdr.msg_iovlen = 1;
+        }
+        // One control buffer per message, for UDP_SEGMENT.
+        let cmsg_space = unsafe_cmsg_space(size_of::<u16>());
+        let mut ctl = vec![0u8; cmsg_space * groups.len()];
+        // SAFETY: all-zero mmsghdrs are valid; filled below.
+        let mut msgs: Vec<libc::mmsghdr> = (0..groups.len()).map(|_| unsafe { zeroed() }).collect();
+        let mut skip = vec![false; groups.len()];
+        let mut at = 0;
+        for (k, &(first, n, size)) in groups.iter().enumerate() {
+            let (p, l) = addrs[k].as_ptr();
+            let m = &mut msgs[k].msg_hdr;
+            m.msg_name = p as *mut _;
+            m.msg_namelen = l;
+            m.msg_iov = iovs[at..].as_mut_ptr();
+            m.msg_iovlen = n;
+            if iovs[at].iov_len == 0 {
+                skip[k] = true;
+                self.stats.tx_family_mismatch.fetch_add(n as u64, Relaxed);
             }
-            let mut sent = 0;
-            while sent < msgs.len() {
-                // Skip mismatched-family datagrams (zero-length iovec).
-                if iovs[sent].iov_len == 0 {
-                    sent += 1;
-                    continue;
+            at += n;
+            if n > 1 {
+                let c = &mut ctl[k * cmsg_space..(k + 1) * cmsg_space];
+                // SAFETY: `c` is CMSG_SPACE(2) bytes, aligned by the
+                // allocator for cmsghdr; it holds one header and a u16.
+                unsafe {
+                    let h = c.as_mut_ptr().cast::<libc::cmsghdr>();
+                    (*h).cmsg_level = libc::SOL_UDP;
+                    (*h).cmsg_type = libc::UDP_SEGMENT;
+                    (*h).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as _;
+                    libc::CMSG_DATA(h)
+                        .cast::<u16>()
+                        .write_unaligned(size as u16);
                 }
-                let run_end = (sent..msgs.len())
-                    .find(|&k| iovs[k].iov_len == 0)
-                    .unwrap_or(msgs.len());
-                // SAFETY: `msgs[sent..run_end]` point at live addresses
-                // and iovecs over frames that outlive the call.
-                let n = unsafe {
-                    libc::sendmmsg(raw, msgs[sent..].as_mut_ptr(), (run_end - sent) as u32, 0)
-                };
-                if n < 0 {
-                    let e = io::Error::last_os_error();
-                    if e.raw_os_error() == Some(libc::EINTR) {
+                m.msg_control = c.as_mut_ptr().cast();
+                m.msg_controllen = cmsg_space as _;
+            }
+            let _ = first;
+        }
+        let mut k = 0;
+        while k < msgs.len() {
+            if skip[k] {
+                k += 1;
+                continue;
+            }
+            let end = (k..msgs.len())
+                .find(|&e| skip[e])
+                .unwrap_or(msgs.len())
+                .min(k + BATCH);
+            // SAFETY: `msgs[k..end]` point at live addresses, iovecs over
+            // frames and control buffers that outlive the call.
+            let r = unsafe { libc::sendmmsg(raw, msgs[k..].as_mut_ptr(), (end - k) as u32, 0) };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    // No UDP GSO here (old kernel, or a path without
+                    // it): send the rest one datagram at a time.
+                    Some(libc::EIO) | Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)
+                        if gso && groups[k].1 > 1 =>
+                    {
+                        tracing::warn!(error = %e, "UDP GSO refused; sending datagrams singly from now on");
+                        self.gso.store(false, Relaxed);
+                        let rest: Vec<(UnderlayDest, PktBuf)> =
+                            batch.drain(groups[k].0..).collect();
+                        batch.clear();
+                        let mut rest = rest;
+                        self.send(&mut rest);
+                        return;
+                    }
+                    _ => {
+                        self.stats.tx_errors.fetch_add(groups[k].1 as u64, Relaxed);
+                        k += 1;
                         continue;
                     }
-                    // The datagram at `sent` failed: count it, go on.
-                    self.stats.tx_errors.fetch_add(1, Relaxed);
-                    sent += 1;
-                    continue;
                 }
-                self.stats.tx_datagrams.fetch_add(n as u64, Relaxed);
-                sent += n as usize;
             }
-            i += chunk.len();
+            for g in &groups[k..k + r as usize] {
+                self.stats.tx_datagrams.fetch_add(g.1 as u64, Relaxed);
+            }
+            k += r as usize;
         }
         batch.clear();
     }
 }
 
+/// `CMSG_SPACE(len)`.
+fn unsafe_cmsg_space(len: usize) -> usize {
+    // SAFETY: CMSG_SPACE is arithmetic.
+    unsafe { libc::CMSG_SPACE(len as u32) as usize }
+}
+
 /// Receives datagrams in batches and hands them to the mux until told to
-/// stop or the mux is gone.
+/// stop or the mux is gone. With `UDP_GRO`, the kernel hands over runs of
+/// same-sized datagrams of one flow coalesced; they are cut apart here by
+/// the segment size it reports.
 fn rx_loop(
     fd: &OwnedFd,
     stop: &AtomicBool,
@@ -275,7 +358,12 @@ fn rx_loop(
     mux: &Weak<Mux<LinuxPlatform>>,
 ) {
     let raw = fd.as_raw_fd();
+    if setsockopt_int(raw, libc::SOL_UDP, libc::UDP_GRO, 1).is_err() {
+        tracing::debug!("no UDP GRO on this kernel");
+    }
+    let cmsg_space = unsafe_cmsg_space(size_of::<libc::c_int>());
     let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; RX_BUF]).collect();
+    let mut ctls: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; cmsg_space]).collect();
     let mut frames: Vec<PktBuf> = Vec::with_capacity(BATCH);
     while !stop.load(Relaxed) {
         match poll_readable(raw, POLL_MS) {
@@ -295,15 +383,19 @@ fn rx_loop(
             .collect();
         let mut msgs: Vec<libc::mmsghdr> = iovs
             .iter_mut()
-            .map(|iov| {
+            .zip(ctls.iter_mut())
+            .map(|(iov, c)| {
                 // SAFETY: all-zero mmsghdr is valid.
                 let mut m: libc::mmsghdr = unsafe { MaybeUninit::zeroed().assume_init() };
                 m.msg_hdr.msg_iov = iov;
                 m.msg_hdr.msg_iovlen = 1;
+                m.msg_hdr.msg_control = c.as_mut_ptr().cast();
+                m.msg_hdr.msg_controllen = c.len() as _;
                 m
             })
             .collect();
-        // SAFETY: `msgs` describes BATCH writable buffers.
+        // SAFETY: `msgs` describes BATCH writable buffers and control
+        // buffers.
         let n = unsafe {
             libc::recvmmsg(
                 raw,
@@ -320,12 +412,32 @@ fn rx_loop(
             }
             continue;
         }
-        stats.rx_datagrams.fetch_add(n as u64, Relaxed);
         for (k, m) in msgs.iter().take(n as usize).enumerate() {
             let len = (m.msg_len as usize).min(RX_BUF);
-            frames.push(PktBuf::new(&bufs[k][..len]));
+            let seg = gro_segment_size(&m.msg_hdr).unwrap_or(len).max(1);
+            for d in bufs[k][..len].chunks(seg) {
+                frames.push(PktBuf::new(d));
+            }
         }
+        stats.rx_datagrams.fetch_add(frames.len() as u64, Relaxed);
         let Some(mux) = mux.upgrade() else { break };
         mux.rx_batch(platform, frames.drain(..));
     }
+}
+
+/// The `UDP_GRO` segment size the kernel attached to a received message.
+fn gro_segment_size(h: &libc::msghdr) -> Option<usize> {
+    // SAFETY: walking the control buffer the kernel filled, with the
+    // libc CMSG macros, bounded by msg_controllen.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(h);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == libc::UDP_GRO {
+                let v = libc::CMSG_DATA(c).cast::<libc::c_int>().read_unaligned();
+                return usize::try_from(v).ok().filter(|&v| v > 0);
+            }
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+    None
 }

@@ -35,6 +35,8 @@ pub struct PortStats {
     pub in_drops: AtomicU64,
     /// Frames read that were too short for an Ethernet header.
     pub out_runts: AtomicU64,
+    /// Frames read whose offload request could not be carried out.
+    pub out_malformed: AtomicU64,
 }
 
 /// One VNIC attached to a switch.
@@ -59,13 +61,22 @@ impl Port {
     }
 
     fn write(&self, frame: &[u8]) {
-        match self.tap.write(frame) {
+        self.write_vnet(&[0; crate::offload::VNET_HDR_LEN], frame, 1);
+    }
+
+    /// Writes a frame behind a given `virtio_net_hdr`; `count` is how
+    /// many frames it stands for (a coalesced super-frame stands for
+    /// several), for the counters.
+    fn write_vnet(&self, hdr: &[u8], frame: &[u8], count: u64) {
+        match self.tap.write_vnet(hdr, frame) {
             Ok(_) => {
-                self.stats.in_frames.fetch_add(1, Relaxed);
+                self.stats.in_frames.fetch_add(count, Relaxed);
                 self.stats.in_bytes.fetch_add(frame.len() as u64, Relaxed);
             }
-            Err(_) => {
-                self.stats.in_drops.fetch_add(1, Relaxed);
+            Err(e) => {
+                if self.stats.in_drops.fetch_add(count, Relaxed) == 0 {
+                    tracing::warn!(vnic = self.tap.name(), error = %e, "cannot write to the VNIC");
+                }
             }
         }
     }
@@ -152,21 +163,57 @@ impl VSwitch {
 
     /// A frame from the overlay, up to the VNICs.
     pub fn deliver_up(&self, frame: PktBuf) {
-        let bytes = frame.head();
-        let Some(dst) = dst_of(bytes) else { return };
+        self.deliver_up_batch(&mut vec![frame]);
+    }
+
+    /// Frames from the overlay, up to the VNICs: each to the VNIC with
+    /// its destination MAC, or to every VNIC if broadcast or multicast.
+    /// Consecutive frames for one VNIC are written together, TCP
+    /// segments of a flow coalesced ([`crate::gro`]). The vector is
+    /// drained.
+    pub fn deliver_up_batch(&self, frames: &mut Vec<PktBuf>) {
         let ports = self.ports.read();
-        if dst.is_multicast() {
-            for p in ports.iter() {
-                p.write(bytes);
+        let mut run: Vec<&[u8]> = Vec::with_capacity(frames.len());
+        let mut run_port: Option<&Arc<Port>> = None;
+        let mut scratch = Vec::new();
+        let flush = |port: Option<&Arc<Port>>, run: &mut Vec<&[u8]>, scratch: &mut Vec<u8>| {
+            if let Some(p) = port {
+                crate::gro::coalesce(run, scratch, |h, f| {
+                    let n = if h[1] == 0 {
+                        1
+                    } else {
+                        f.len()
+                            .div_ceil(usize::from(u16::from_ne_bytes([h[4], h[5]])).max(1))
+                            as u64
+                    };
+                    p.write_vnet(h, f, n)
+                });
             }
-            return;
-        }
-        match ports.iter().find(|p| p.mac == dst) {
-            Some(p) => p.write(bytes),
-            None => {
+            run.clear();
+        };
+        for f in frames.iter() {
+            let bytes = f.head();
+            let Some(dst) = dst_of(bytes) else { continue };
+            if dst.is_multicast() {
+                flush(run_port.take(), &mut run, &mut scratch);
+                for p in ports.iter() {
+                    p.write(bytes);
+                }
+                continue;
+            }
+            let Some(p) = ports.iter().find(|p| p.mac == dst) else {
                 self.stats.rx_no_port.fetch_add(1, Relaxed);
+                continue;
+            };
+            if !run_port.is_some_and(|r| Arc::ptr_eq(r, p)) {
+                flush(run_port.take(), &mut run, &mut scratch);
+                run_port = Some(p);
             }
+            run.push(bytes);
         }
+        flush(run_port, &mut run, &mut scratch);
+        drop(run);
+        frames.clear();
     }
 
     /// Frames a VNIC sent: switched locally, or handed to the overlay.
@@ -212,17 +259,18 @@ impl VSwitch {
     }
 }
 
-/// Frames read from a TAP per wakeup.
+/// Reads from a TAP per wakeup.
 const READ_BATCH: usize = 64;
-/// Headroom left in front of every frame read: room for the plugin's
-/// header.
-const HEADROOM: usize = 64;
+/// The largest read: a TCP super-frame and its virtio header.
+const READ_MAX: usize = crate::offload::VNET_HDR_LEN + 65535 + 18;
 
-/// The reader of one VNIC: reads frames from its TAP in batches and
-/// switches them, until the port is stopped.
+/// The reader of one VNIC: reads frames from its TAP in batches, turns
+/// super-frames into segments, and switches them, until the port is
+/// stopped.
 pub fn port_reader(platform: LinuxPlatform, switch: Arc<VSwitch>, port: Arc<Port>) {
     let mut frames = Vec::with_capacity(READ_BATCH);
     let mut scratch = TxScratch::default();
+    let mut buf = vec![0u8; READ_MAX];
     let fd = port.tap.fd();
     while !port.stop.load(Relaxed) {
         match poll_readable(fd, 200) {
@@ -234,14 +282,13 @@ pub fn port_reader(platform: LinuxPlatform, switch: Arc<VSwitch>, port: Arc<Port
                 continue;
             }
         }
-        // Room for a VLAN-tagged frame of the overlay's MTU.
-        let cap = switch.mtu() as usize + 18;
-        while frames.len() < READ_BATCH {
-            let mut b = PktBuf::with_headroom(HEADROOM, cap);
-            match b.fill(cap, |d| port.tap.read(d)) {
-                Ok(0) => break,
-                Ok(_) => frames.push(b),
-                Err(_) => break,
+        for _ in 0..READ_BATCH {
+            let n = match port.tap.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if crate::offload::from_vnic(&buf[..n], &mut frames).is_err() {
+                port.stats.out_malformed.fetch_add(1, Relaxed);
             }
         }
         if !frames.is_empty() {

@@ -8,8 +8,15 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 pub const IFNAMSIZ: usize = 16;
 
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
 const IFF_TAP: libc::c_short = 0x0002;
+const IFF_NAPI: libc::c_short = 0x0010;
 const IFF_NO_PI: libc::c_short = 0x1000;
+const IFF_VNET_HDR: libc::c_short = 0x4000;
+const TUN_F_CSUM: libc::c_uint = 0x01;
+const TUN_F_TSO4: libc::c_uint = 0x02;
+const TUN_F_TSO6: libc::c_uint = 0x04;
+const TUN_F_TSO_ECN: libc::c_uint = 0x08;
 
 #[repr(C)]
 struct IfReqFlags {
@@ -52,6 +59,13 @@ fn ifname(name: &str) -> io::Result<[u8; IFNAMSIZ]> {
 
 /// A TAP device, open. Closing the descriptor removes the device (it is
 /// not persistent), wherever it has been moved.
+///
+/// Frames cross the descriptor with a `virtio_net_hdr` in front
+/// (`IFF_VNET_HDR`), and the device offers checksum and TCP segmentation
+/// offload (`TUNSETOFFLOAD`): the stack hands us TCP super-frames and
+/// leaves checksums to us ([`crate::offload`]). What we write goes
+/// through the kernel's NAPI and GRO (`IFF_NAPI`), so that segments of a
+/// flow reach the stack coalesced, as from a real NIC.
 #[derive(Debug)]
 pub struct Tap {
     fd: OwnedFd,
@@ -87,13 +101,28 @@ impl Tap {
         }
         // SAFETY: a fresh descriptor we own.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let base = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
         let mut req = IfReqFlags {
             name: ifr_name,
-            flags: IFF_TAP | IFF_NO_PI,
+            flags: base | IFF_NAPI,
             _pad: [0; 22],
         };
         // SAFETY: TUNSETIFF takes a struct ifreq, which `req` lays out.
         if unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETIFF, &mut req) } < 0 {
+            // Kernels without NAPI for TAP: the same without it.
+            req = IfReqFlags {
+                name: ifr_name,
+                flags: base,
+                _pad: [0; 22],
+            };
+            // SAFETY: as above.
+            if unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETIFF, &mut req) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        let offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+        // SAFETY: TUNSETOFFLOAD takes the flags as its argument.
+        if unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETOFFLOAD, offloads as libc::c_ulong) } < 0 {
             return Err(io::Error::last_os_error());
         }
         let real = CStr::from_bytes_until_nul(&req.name)
@@ -170,7 +199,7 @@ impl Tap {
         self.ifreq_ioctl(libc::SIOCSIFFLAGS, &mut req)
     }
 
-    /// Reads one frame, if one is waiting.
+    /// Reads one frame, if one is waiting, with its `virtio_net_hdr`.
     pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         // SAFETY: `buf` is writable for its length.
         let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
@@ -181,10 +210,20 @@ impl Tap {
         }
     }
 
-    /// Writes one frame.
-    pub fn write(&self, frame: &[u8]) -> io::Result<usize> {
-        // SAFETY: `frame` is readable for its length.
-        let n = unsafe { libc::write(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len()) };
+    /// Writes one frame behind its `virtio_net_hdr`.
+    pub fn write_vnet(&self, hdr: &[u8], frame: &[u8]) -> io::Result<usize> {
+        let iov = [
+            libc::iovec {
+                iov_base: hdr.as_ptr() as *mut _,
+                iov_len: hdr.len(),
+            },
+            libc::iovec {
+                iov_base: frame.as_ptr() as *mut _,
+                iov_len: frame.len(),
+            },
+        ];
+        // SAFETY: two iovecs over live, readable buffers.
+        let n = unsafe { libc::writev(self.fd.as_raw_fd(), iov.as_ptr(), 2) };
         if n < 0 {
             Err(io::Error::last_os_error())
         } else {
