@@ -362,8 +362,29 @@ fn rx_loop(
         tracing::debug!("no UDP GRO on this kernel");
     }
     let cmsg_space = unsafe_cmsg_space(size_of::<libc::c_int>());
+    // One buffer and one control buffer per message, and the messages
+    // pointing at them, made once: the buffers never move.
     let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; RX_BUF]).collect();
     let mut ctls: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; cmsg_space]).collect();
+    let mut iovs: Vec<libc::iovec> = bufs
+        .iter_mut()
+        .map(|b| libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        })
+        .collect();
+    let mut msgs: Vec<libc::mmsghdr> = iovs
+        .iter_mut()
+        .zip(ctls.iter_mut())
+        .map(|(iov, c)| {
+            // SAFETY: all-zero mmsghdr is valid.
+            let mut m: libc::mmsghdr = unsafe { MaybeUninit::zeroed().assume_init() };
+            m.msg_hdr.msg_iov = iov;
+            m.msg_hdr.msg_iovlen = 1;
+            m.msg_hdr.msg_control = c.as_mut_ptr().cast();
+            m
+        })
+        .collect();
     let mut frames: Vec<PktBuf> = Vec::with_capacity(BATCH);
     while !stop.load(Relaxed) {
         match poll_readable(raw, POLL_MS) {
@@ -374,28 +395,12 @@ fn rx_loop(
                 continue;
             }
         }
-        let mut iovs: Vec<libc::iovec> = bufs
-            .iter_mut()
-            .map(|b| libc::iovec {
-                iov_base: b.as_mut_ptr().cast(),
-                iov_len: b.len(),
-            })
-            .collect();
-        let mut msgs: Vec<libc::mmsghdr> = iovs
-            .iter_mut()
-            .zip(ctls.iter_mut())
-            .map(|(iov, c)| {
-                // SAFETY: all-zero mmsghdr is valid.
-                let mut m: libc::mmsghdr = unsafe { MaybeUninit::zeroed().assume_init() };
-                m.msg_hdr.msg_iov = iov;
-                m.msg_hdr.msg_iovlen = 1;
-                m.msg_hdr.msg_control = c.as_mut_ptr().cast();
-                m.msg_hdr.msg_controllen = c.len() as _;
-                m
-            })
-            .collect();
+        for m in msgs.iter_mut() {
+            // recvmmsg shrinks it to what it wrote.
+            m.msg_hdr.msg_controllen = cmsg_space as _;
+        }
         // SAFETY: `msgs` describes BATCH writable buffers and control
-        // buffers.
+        // buffers, all alive for the loop.
         let n = unsafe {
             libc::recvmmsg(
                 raw,
@@ -415,7 +420,10 @@ fn rx_loop(
         for (k, m) in msgs.iter().take(n as usize).enumerate() {
             let len = (m.msg_len as usize).min(RX_BUF);
             let seg = gro_segment_size(&m.msg_hdr).unwrap_or(len).max(1);
-            for d in bufs[k][..len].chunks(seg) {
+            // SAFETY: the kernel wrote `len` bytes into buffer `k`, which
+            // `iovs[k]` points at and nothing else touches meanwhile.
+            let data = unsafe { std::slice::from_raw_parts(iovs[k].iov_base.cast::<u8>(), len) };
+            for d in data.chunks(seg) {
                 frames.push(PktBuf::new(d));
             }
         }
@@ -423,6 +431,7 @@ fn rx_loop(
         let Some(mux) = mux.upgrade() else { break };
         mux.rx_batch(platform, frames.drain(..));
     }
+    drop((bufs, ctls));
 }
 
 /// The `UDP_GRO` segment size the kernel attached to a received message.

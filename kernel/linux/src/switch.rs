@@ -87,6 +87,12 @@ impl Port {
     }
 }
 
+thread_local! {
+    /// Where a receiving thread builds coalesced frames, kept between
+    /// batches so that it is allocated once.
+    static GRO_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Counters of the switch itself.
 #[derive(Debug, Default)]
 pub struct SwitchStats {
@@ -175,7 +181,7 @@ impl VSwitch {
         let ports = self.ports.read();
         let mut run: Vec<&[u8]> = Vec::with_capacity(frames.len());
         let mut run_port: Option<&Arc<Port>> = None;
-        let mut scratch = Vec::new();
+        let mut scratch = GRO_SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
         let flush = |port: Option<&Arc<Port>>, run: &mut Vec<&[u8]>, scratch: &mut Vec<u8>| {
             if let Some(p) = port {
                 crate::gro::coalesce(run, scratch, |h, f| {
@@ -214,6 +220,7 @@ impl VSwitch {
         flush(run_port, &mut run, &mut scratch);
         drop(run);
         frames.clear();
+        GRO_SCRATCH.with(|s| *s.borrow_mut() = scratch);
     }
 
     /// Frames a VNIC sent: switched locally, or handed to the overlay.

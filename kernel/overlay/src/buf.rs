@@ -37,6 +37,16 @@ impl PktBuf {
         }
     }
 
+    /// A frame made of `parts` one after the other, with `headroom`.
+    pub fn from_parts(headroom: usize, parts: &[&[u8]]) -> PktBuf {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut b = PktBuf::with_headroom(headroom, len);
+        for p in parts {
+            b.buf.extend_from_slice(p);
+        }
+        b
+    }
+
     /// Lets `read` write up to `cap` bytes after the current end and keeps
     /// what it reports as written.
     pub fn fill<E>(
