@@ -103,16 +103,7 @@ struct Rig {
 fn rig(mode: u32) -> Rig {
     assert_eq!(overlay_encap_vxlan::overlay_vxlan_init(), 0);
     let ov = Overlay::new(MemPlatform::default());
-    let h = ov
-        .open(
-            OpenFlags {
-                read: true,
-                write: true,
-                excl: true,
-            },
-            Cred::ROOT,
-        )
-        .unwrap();
+    let h = ov.open(OpenFlags::RDWR_EXCL, Cred::ROOT).unwrap();
     let dev = ov.create(1, 4242, "vxlan").unwrap();
     ov.setprop(&dev, 4, &In6Addr::from(Ipv4Addr::new(192, 0, 2, 1)).0)
         .unwrap();

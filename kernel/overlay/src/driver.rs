@@ -49,6 +49,21 @@ pub struct OpenFlags {
     pub excl: bool,
 }
 
+impl OpenFlags {
+    /// `O_RDWR | O_EXCL`: how varpd opens it.
+    pub const RDWR_EXCL: OpenFlags = OpenFlags {
+        read: true,
+        write: true,
+        excl: true,
+    };
+    /// `O_RDONLY`.
+    pub const RDONLY: OpenFlags = OpenFlags {
+        read: true,
+        write: false,
+        excl: false,
+    };
+}
+
 /// Entries posted for lookup: the device and the destination MAC.
 type Posted<P> = VecDeque<(Weak<Device<P>>, EtherAddr)>;
 

@@ -186,16 +186,7 @@ pub mod fuzz {
         static RIG: OnceLock<parking_lot::Mutex<Rig>> = OnceLock::new();
         RIG.get_or_init(|| {
             let ov = Overlay::new(MemPlatform::discarding());
-            let h = ov
-                .open(
-                    OpenFlags {
-                        read: true,
-                        write: true,
-                        excl: true,
-                    },
-                    Cred::ROOT,
-                )
-                .unwrap();
+            let h = ov.open(OpenFlags::RDWR_EXCL, Cred::ROOT).unwrap();
             parking_lot::Mutex::new(Rig { ov, h })
         })
     }

@@ -284,15 +284,7 @@ fn associate(
 }
 
 fn rw(ov: &Arc<Overlay<MemPlatform>>) -> crate::CtlHandle<MemPlatform> {
-    ov.open(
-        OpenFlags {
-            read: true,
-            write: true,
-            excl: true,
-        },
-        ROOT,
-    )
-    .unwrap()
+    ov.open(OpenFlags::RDWR_EXCL, ROOT).unwrap()
 }
 
 fn frame(dst: [u8; 6], len: usize) -> MemFrame {
@@ -587,15 +579,7 @@ fn open_rules() {
     assert_eq!(o(true, true, false, ROOT), Err(Errno::EINVAL));
     let h = rw(&ov);
     assert_eq!(o(true, true, true, ROOT), Err(Errno::EEXIST));
-    let r = ov
-        .open(
-            OpenFlags {
-                read: true,
-                ..Default::default()
-            },
-            ROOT,
-        )
-        .unwrap();
+    let r = ov.open(OpenFlags::RDONLY, ROOT).unwrap();
     // Write-class command on a read-only handle.
     let mut id = OverlayTargId { otid_linkid: 1 };
     assert_eq!(targ(&r, OVERLAY_TARG_RESTORE, &mut id), Err(Errno::EBADF));

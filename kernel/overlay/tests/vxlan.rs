@@ -28,16 +28,7 @@ struct Host {
 fn host(linkid: u32, vnetid: u64, me: Ipv4Addr, peer: Ipv4Addr) -> Host {
     register();
     let ov = Overlay::new(MemPlatform::default());
-    let h = ov
-        .open(
-            OpenFlags {
-                read: true,
-                write: true,
-                excl: true,
-            },
-            Cred::ROOT,
-        )
-        .unwrap();
+    let h = ov.open(OpenFlags::RDWR_EXCL, Cred::ROOT).unwrap();
     let dev = ov.create(linkid, vnetid, "vxlan").unwrap();
     let ip = ov
         .device(linkid)

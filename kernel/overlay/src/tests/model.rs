@@ -135,16 +135,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     // Every case has its own driver instance.
     let linkid = 1000;
     running(&ov, &h, linkid, linkid as u64);
-    let mut ro = Some(
-        ov.open(
-            OpenFlags {
-                read: true,
-                ..Default::default()
-            },
-            ROOT,
-        )
-        .unwrap(),
-    );
+    let mut ro = Some(ov.open(OpenFlags::RDONLY, ROOT).unwrap());
     let dev = ov.device(linkid).unwrap();
     let sock = ov.platform().sockets.lock()[0].clone();
     let mut scratch = crate::dev::TxScratch::default();
@@ -330,27 +321,11 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let which = close_ro as usize;
                 if close_ro {
                     drop(ro.take());
-                    ro = Some(
-                        ov.open(
-                            OpenFlags {
-                                read: true,
-                                ..Default::default()
-                            },
-                            ROOT,
-                        )
-                        .unwrap(),
-                    );
+                    ro = Some(ov.open(OpenFlags::RDONLY, ROOT).unwrap());
                 } else {
                     drop(core::mem::replace(
                         &mut h,
-                        ov.open(
-                            OpenFlags {
-                                read: true,
-                                ..Default::default()
-                            },
-                            ROOT,
-                        )
-                        .unwrap(),
+                        ov.open(OpenFlags::RDONLY, ROOT).unwrap(),
                     ));
                     h = rw(&ov);
                 }
