@@ -93,6 +93,16 @@ impl Platform for IllumosPlatform {
         MsgBlk::copy_from(bytes)
     }
 
+    fn probe(&self, probe: overlay::platform::Probe) {
+        match probe {
+            overlay::platform::Probe::TargetValidDrop { linkid, mac } => {
+                crate::sdt::target_valid_drop(linkid, mac.0)
+            }
+        }
+        // Keeps the probe call out of tail position (see `sdt`).
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+    }
+
     fn fma_service(&self, degraded: bool) {
         let dip = module::dip();
         if dip.is_null() {

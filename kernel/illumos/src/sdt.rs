@@ -16,7 +16,7 @@
 //! | probe | args | fired |
 //! |---|---|---|
 //! | `overlay-fremsg` (illumos) | `mblk_t *`, `char *` reason | receive path: a datagram the glue rejects (not `M_PROTO`, no `b_cont`, not `T_UNITDATA_IND`), the `T_UNITDATA_IND` block it frees ("freed a fmp block"), a payload for a closing mux, and any received frame the core drops (decap failed, no matching vid, device stopped) |
-//! | `overlay-target-valid-drop` (illumos) | `void *` | declared only: varpd's DROP for a VALID entry is decided inside the core (`CtlHandle::drop_request`), which does not report it to the host |
+//! | `overlay-target-valid-drop` (illumos) | link id, MAC as `u64` | varpd's DROP for an entry already VALID, reported by the core through `Platform::probe` (illumos passed the entry pointer, which the core does not expose) |
 //! | `overlay-tx-drop` (new) | `mblk_t *`, `char *` reason | transmit path: any frame the core frees (no target, entry says drop, queue full, encap failure, device stopped), a chain for a device that is gone, frames left after a send failure |
 //! | `overlay-tx-send-error` (new) | `mblk_t *`, `int` errno | `ksocket_sendmblk` failed for this frame |
 //! | `overlay-targ-lookup` (new) | `uint64_t` linkid, `uint64_t` reqid | `OVERLAY_TARG_LOOKUP` handed a request to varpd |
@@ -29,7 +29,7 @@ use illumos_sys_hdrs::stream::mblk_t;
 unsafe extern "C" {
     safe fn __dtrace_probe_overlay__fremsg(mp: usize, reason: *const c_char);
     #[allow(dead_code)]
-    safe fn __dtrace_probe_overlay__target__valid__drop(entry: usize);
+    safe fn __dtrace_probe_overlay__target__valid__drop(linkid: u64, mac: u64);
     safe fn __dtrace_probe_overlay__tx__drop(mp: usize, reason: *const c_char);
     safe fn __dtrace_probe_overlay__tx__send__error(mp: usize, errno: c_int);
     safe fn __dtrace_probe_overlay__targ__lookup(linkid: u64, reqid: u64);
@@ -65,4 +65,12 @@ pub fn targ_lookup(linkid: u64, reqid: u64) {
 #[inline(always)]
 pub fn targ_reply(reqid: u64, cmd: u32, errno: c_int) {
     __dtrace_probe_overlay__targ__reply(reqid, (cmd & 0xff) as c_int, errno);
+}
+
+/// `overlay-target-valid-drop`: varpd dropped a request for an entry that
+/// is already valid.
+#[inline(always)]
+pub fn target_valid_drop(linkid: u32, mac: [u8; 6]) {
+    let m = u64::from_be_bytes([0, 0, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]]);
+    __dtrace_probe_overlay__target__valid__drop(u64::from(linkid), m);
 }

@@ -14,7 +14,7 @@ use crate::dev::{Device, TxScratch, flags};
 use crate::errno::Errno;
 use crate::ether;
 use crate::mux::Mux;
-use crate::platform::{Event, Frame, Platform};
+use crate::platform::{Event, Frame, Platform, Probe};
 use crate::plugin::registry;
 use crate::target::{Dest, Lookup, Taken, Target};
 
@@ -861,7 +861,14 @@ impl<P: Platform> CtlHandle<P> {
         let r = self.complete(reqid)?;
         let (head, remain) = match r.dev.tx.write().target.as_mut() {
             Some(Target::Dynamic(cache)) => {
-                let (head, remain, _was_valid) = cache.drop_reply(&r.mac);
+                let (head, remain, was_valid) = cache.drop_reply(&r.mac);
+                if was_valid {
+                    let probe = Probe::TargetValidDrop {
+                        linkid: r.dev.linkid(),
+                        mac: r.mac,
+                    };
+                    self.overlay.platform.probe(probe);
+                }
                 (head, remain)
             }
             _ => (None, false),

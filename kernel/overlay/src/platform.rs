@@ -74,6 +74,18 @@ pub trait Event: Send + Sync {
     fn wait_changed(&self, seen: u64, timeout_ns: u64) -> bool;
 }
 
+/// Events only the core sees, for the host's tracing (DTrace SDT probes
+/// on illumos).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// varpd answered DROP for an entry that is already VALID (illumos
+    /// `overlay-target-valid-drop`).
+    TargetValidDrop {
+        linkid: u32,
+        mac: crate::abi::EtherAddr,
+    },
+}
+
 /// The host.
 pub trait Platform: Sized + Send + Sync + 'static {
     /// Mutex for short control-path critical sections.
@@ -138,6 +150,11 @@ pub trait Platform: Sized + Send + Sync + 'static {
     /// (`degraded` true) or from 1 to 0 (FMA service impact / restore).
     fn fma_service(&self, degraded: bool) {
         let _ = degraded;
+    }
+
+    /// Reports a [`Probe`] event. Free unless traced.
+    fn probe(&self, probe: Probe) {
+        let _ = probe;
     }
 
     /// Seed for per-device hash tables.

@@ -51,6 +51,8 @@ pub struct MemPlatform {
     pub fail_socket: parking_lot::Mutex<Option<Errno>>,
     pub fma_degraded: AtomicBool,
     pub discard: bool,
+    /// Every probe fired, in order.
+    pub probes: parking_lot::Mutex<Vec<crate::platform::Probe>>,
 }
 
 impl MemPlatform {
@@ -151,6 +153,10 @@ impl Platform for MemPlatform {
 
     fn fma_service(&self, degraded: bool) {
         self.fma_degraded.store(degraded, Relaxed);
+    }
+
+    fn probe(&self, probe: crate::platform::Probe) {
+        self.probes.lock().push(probe);
     }
 
     fn random_seed(&self) -> u64 {

@@ -1053,4 +1053,29 @@ fn rx_path_demuxes_and_counts_drops() {
     assert_eq!(ov.muxes().len(), 0);
 }
 
+#[test]
+fn drop_for_a_valid_entry_fires_the_probe() {
+    let ov = ov();
+    let h = rw(&ov);
+    running(&ov, &h, 95, 9500);
+    let dev = ov.device(95).unwrap();
+    let dst = [2, 0, 0, 0, 0, 7];
+    ov.tx(&dev, [frame(dst, 60)], &mut Default::default());
+    let req = h.lookup(1_000_000).unwrap();
+    // Answered by a cache set while varpd still holds the request.
+    let mut c = crate::ioctl::cache_arg(95, EtherAddr(dst), OverlayTargCacheEntry::new_zeroed());
+    c.otc_entry.otce_dest = point(3);
+    targ(&h, OVERLAY_TARG_CACHE_SET, &mut c).unwrap();
+    let mut r = OverlayTargResp::new_zeroed();
+    r.otr_reqid = req.otl_reqid;
+    targ(&h, OVERLAY_TARG_DROP, &mut r).unwrap();
+    assert_eq!(
+        *ov.platform().probes.lock(),
+        [crate::platform::Probe::TargetValidDrop {
+            linkid: 95,
+            mac: EtherAddr(dst)
+        }]
+    );
+}
+
 mod model;
