@@ -9,7 +9,7 @@
 //! MSS-sized segments with their own IP and TCP headers and checksums,
 //! since a segment leaves this host as an ordinary frame inside VXLAN.
 
-use overlay::buf::PktBuf;
+use overlay::buf::{PktBuf, Tso};
 
 /// `sizeof (struct virtio_net_hdr)`.
 pub const VNET_HDR_LEN: usize = 10;
@@ -121,12 +121,11 @@ pub fn complete_csum(frame: &mut [u8], start: usize, offset: usize) -> Result<()
     Ok(())
 }
 
-/// Headroom left in front of every frame produced here.
-const HEADROOM: usize = 64;
-
 /// Turns one frame read from a `IFF_VNET_HDR` TAP (header included) into
-/// wire-ready frames appended to `out`: a plain frame is copied (its
-/// checksum completed if asked), a TCP super-frame is cut into segments.
+/// a wire-ready frame appended to `out`: a plain frame is copied (its
+/// checksum completed if asked); a TCP super-frame is copied whole, its
+/// headers checked and its segmentation recorded in [`PktBuf::tso`], to
+/// be done by [`segment_into`] when it is sent.
 pub fn from_vnic(buf: &[u8], out: &mut Vec<PktBuf>) -> Result<(), OffloadError> {
     let h = VnetHdr::parse(buf).ok_or(OffloadError::Malformed)?;
     let frame = &buf[VNET_HDR_LEN..];
@@ -140,20 +139,26 @@ pub fn from_vnic(buf: &[u8], out: &mut Vec<PktBuf>) -> Result<(), OffloadError> 
             Ok(())
         }
         t @ (VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_TCPV6) => {
-            segment_tcp(frame, &h, t == VIRTIO_NET_HDR_GSO_TCPV4, out)
+            let tso = Tso {
+                v6: t == VIRTIO_NET_HDR_GSO_TCPV6,
+                l4: h.csum_start,
+                mss: h.gso_size,
+                inner_len: frame.len() as u32,
+            };
+            layout(frame, &tso)?;
+            let mut f = PktBuf::new(frame);
+            f.tso = Some(tso);
+            out.push(f);
+            Ok(())
         }
         _ => Err(OffloadError::Unsupported),
     }
 }
 
-/// Cuts a TCP super-frame into segments of `gso_size` payload bytes.
-fn segment_tcp(
-    frame: &[u8],
-    h: &VnetHdr,
-    v4: bool,
-    out: &mut Vec<PktBuf>,
-) -> Result<(), OffloadError> {
-    let l4 = h.csum_start as usize;
+/// Where the headers of a TCP super-frame are: (IP header offset, TCP
+/// header length, all headers' length).
+fn layout(frame: &[u8], t: &Tso) -> Result<(usize, usize, usize), OffloadError> {
+    let l4 = t.l4 as usize;
     // The IP header is between the MAC header and the TCP header; the MAC
     // header is 14 bytes, or 18 with a VLAN tag.
     let l3 = if frame.get(12..14) == Some(&[0x81, 0x00]) {
@@ -166,20 +171,57 @@ fn segment_tcp(
         .map(|b| ((b >> 4) as usize) * 4)
         .ok_or(OffloadError::Malformed)?;
     let hlen = l4 + tcp_hlen;
-    let mss = h.gso_size as usize;
-    if tcp_hlen < 20 || hlen > frame.len() || l4 < l3 + if v4 { 20 } else { 40 } || mss == 0 {
+    if tcp_hlen < 20 || hlen > frame.len() || l4 < l3 + if t.v6 { 40 } else { 20 } || t.mss == 0 {
         return Err(OffloadError::Malformed);
     }
+    Ok((l3, tcp_hlen, hlen))
+}
+
+/// The `virtio_net_hdr` that hands a TCP super-frame to a TAP as it came
+/// (for a frame switched between two local VNICs).
+pub fn vnet_hdr_for(frame: &[u8], t: &Tso) -> Option<[u8; VNET_HDR_LEN]> {
+    let (_, _, hlen) = layout(frame, t).ok()?;
+    let mut h = [0u8; VNET_HDR_LEN];
+    h[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    h[1] = if t.v6 {
+        VIRTIO_NET_HDR_GSO_TCPV6
+    } else {
+        VIRTIO_NET_HDR_GSO_TCPV4
+    };
+    h[2..4].copy_from_slice(&(hlen as u16).to_ne_bytes());
+    h[4..6].copy_from_slice(&t.mss.to_ne_bytes());
+    h[6..8].copy_from_slice(&t.l4.to_ne_bytes());
+    h[8..10].copy_from_slice(&16u16.to_ne_bytes());
+    Some(h)
+}
+
+/// Cuts the TCP super-frame `frame` into segments of `mss` payload bytes
+/// with their own IP and TCP headers and checksums, each preceded by
+/// `prefix` (the encapsulation header), appended to `out`. Returns the
+/// number of segments and the size of each but the last (which may be
+/// shorter), prefix included.
+pub fn segment_into(
+    frame: &[u8],
+    t: &Tso,
+    prefix: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(usize, usize), OffloadError> {
+    let (l3, tcp_hlen, hlen) = layout(frame, t)?;
+    let (l4, mss, v4) = (t.l4 as usize, t.mss as usize, !t.v6);
     let payload = &frame[hlen..];
     let hdr = &frame[..hlen];
     let seq0 = u32::from_be_bytes([hdr[l4 + 4], hdr[l4 + 5], hdr[l4 + 6], hdr[l4 + 7]]);
     let id0 = u16::from_be_bytes([hdr[l3 + 4], hdr[l3 + 5]]);
     let flags0 = hdr[l4 + 13];
     let nseg = payload.len().div_ceil(mss).max(1);
+    out.reserve(nseg * (prefix.len() + hlen) + payload.len());
     for i in 0..nseg {
         let chunk = &payload[(i * mss).min(payload.len())..((i + 1) * mss).min(payload.len())];
-        let mut seg = PktBuf::from_parts(HEADROOM, &[hdr, chunk]);
-        let b = seg.bytes_mut();
+        out.extend_from_slice(prefix);
+        let at = out.len();
+        out.extend_from_slice(hdr);
+        out.extend_from_slice(chunk);
+        let b = &mut out[at..];
         let tcp_len = tcp_hlen + chunk.len();
         // IP: length, id (v4), header checksum (v4).
         if v4 {
@@ -216,9 +258,19 @@ fn segment_tcp(
         sum = csum_partial(&(tcp_len as u32).to_be_bytes(), sum);
         let c = csum_fold(csum_partial(&b[l4..], sum));
         b[l4 + 16..l4 + 18].copy_from_slice(&c.to_be_bytes());
-        out.push(seg);
     }
-    Ok(())
+    Ok((nseg, prefix.len() + hlen + mss))
+}
+
+/// Cuts a super-frame into separate frames (for tests and for paths that
+/// need frames one by one).
+pub fn segment(f: &PktBuf) -> Result<Vec<PktBuf>, OffloadError> {
+    let Some(t) = f.tso else {
+        return Ok(vec![f.clone()]);
+    };
+    let mut flat = Vec::new();
+    let (n, size) = segment_into(f.bytes(), &t, &[], &mut flat)?;
+    Ok(flat.chunks(size).take(n).map(PktBuf::new).collect())
 }
 
 #[cfg(test)]
@@ -279,8 +331,11 @@ mod test {
         buf[6..8].copy_from_slice(&34u16.to_ne_bytes());
         buf[8..10].copy_from_slice(&16u16.to_ne_bytes());
         buf.extend_from_slice(&frame);
-        let mut out = Vec::new();
-        from_vnic(&buf, &mut out).unwrap();
+        let mut one = Vec::new();
+        from_vnic(&buf, &mut one).unwrap();
+        assert_eq!(one.len(), 1, "a super-frame stays whole");
+        assert!(one[0].tso.is_some());
+        let out = segment(&one[0]).unwrap();
         assert_eq!(out.len(), 3);
         let mut got = Vec::new();
         for (i, s) in out.iter().enumerate() {

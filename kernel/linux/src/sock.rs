@@ -34,6 +34,11 @@ pub const BATCH: usize = 64;
 const RX_BUF: usize = 65536;
 /// Socket buffer size asked for (forced when privileged).
 const SOCK_BUF: libc::c_int = 8 << 20;
+thread_local! {
+    /// Where a sending thread lays out the datagrams of a super-frame.
+    static TSO_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Most segments in one UDP GSO send (the kernel's `UDP_MAX_SEGMENTS`).
 const GSO_MAX_SEGS: usize = 64;
 /// Most bytes in one UDP GSO send: an IP datagram's payload.
@@ -214,6 +219,113 @@ impl UdpSock {
     /// down the stack as one UDP GSO super-datagram (`UDP_SEGMENT`), cut
     /// by the kernel (or the NIC) at the last moment.
     pub fn send(&self, batch: &mut Vec<(UnderlayDest, PktBuf)>) {
+        if batch.iter().all(|(_, f)| f.tso.is_none()) {
+            return self.send_plain(batch);
+        }
+        // In order: plain runs as they come, each super-frame cut and
+        // sent where it stands.
+        let mut plain = Vec::with_capacity(batch.len());
+        for (d, f) in batch.drain(..) {
+            match f.tso {
+                None => plain.push((d, f)),
+                Some(t) => {
+                    self.send_plain(&mut plain);
+                    self.send_tso(&d, &f, &t);
+                }
+            }
+        }
+        self.send_plain(&mut plain);
+    }
+
+    /// Cuts a TCP super-frame (with its encapsulation header in front)
+    /// into datagrams, one contiguous buffer, sent as UDP GSO sends.
+    fn send_tso(&self, d: &UnderlayDest, f: &PktBuf, t: &overlay::buf::Tso) {
+        let bytes = f.head();
+        let Some(hdr_len) = bytes.len().checked_sub(t.inner_len as usize) else {
+            self.stats.tx_errors.fetch_add(1, Relaxed);
+            return;
+        };
+        let (prefix, inner) = bytes.split_at(hdr_len);
+        let mut flat = TSO_SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        flat.clear();
+        let Ok((nseg, size)) = crate::offload::segment_into(inner, t, prefix, &mut flat) else {
+            self.stats.tx_errors.fetch_add(1, Relaxed);
+            TSO_SCRATCH.with(|s| *s.borrow_mut() = flat);
+            return;
+        };
+        let a = SockAddr::new(d.ip, d.port);
+        if matches!(a, SockAddr::V4(_)) != self.v4 {
+            self.stats
+                .tx_family_mismatch
+                .fetch_add(nseg as u64, Relaxed);
+            TSO_SCRATCH.with(|s| *s.borrow_mut() = flat);
+            return;
+        }
+        let per_send = (GSO_MAX_BYTES / size).clamp(1, GSO_MAX_SEGS);
+        let gso = self.gso.load(Relaxed);
+        for chunk in flat.chunks(if gso { per_send * size } else { size }) {
+            let segs = chunk.len().div_ceil(size);
+            if self.send_one(&a, chunk, if segs > 1 { Some(size as u16) } else { None }) {
+                self.stats.tx_datagrams.fetch_add(segs as u64, Relaxed);
+            } else {
+                self.stats.tx_errors.fetch_add(segs as u64, Relaxed);
+            }
+        }
+        TSO_SCRATCH.with(|s| *s.borrow_mut() = flat);
+    }
+
+    /// One `sendmsg`, with a UDP GSO segment size if given.
+    fn send_one(&self, a: &SockAddr, data: &[u8], segment: Option<u16>) -> bool {
+        let (p, l) = a.as_ptr();
+        let mut iov = libc::iovec {
+            iov_base: data.as_ptr() as *mut _,
+            iov_len: data.len(),
+        };
+        let space = unsafe_cmsg_space(size_of::<u16>());
+        let mut ctl = [0u64; 4];
+        // SAFETY: all-zero msghdr is valid; filled below.
+        let mut m: libc::msghdr = unsafe { zeroed() };
+        m.msg_name = p as *mut _;
+        m.msg_namelen = l;
+        m.msg_iov = &mut iov;
+        m.msg_iovlen = 1;
+        if let Some(seg) = segment {
+            // SAFETY: `ctl` is 32 aligned bytes, room for one cmsghdr and
+            // a u16 (CMSG_SPACE(2) is 24 on LP64).
+            unsafe {
+                let h = ctl.as_mut_ptr().cast::<libc::cmsghdr>();
+                (*h).cmsg_level = libc::SOL_UDP;
+                (*h).cmsg_type = libc::UDP_SEGMENT;
+                (*h).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as _;
+                libc::CMSG_DATA(h).cast::<u16>().write_unaligned(seg);
+            }
+            m.msg_control = ctl.as_mut_ptr().cast();
+            m.msg_controllen = space as _;
+        }
+        loop {
+            // SAFETY: `m` points at live address, iovec and control data.
+            let r = unsafe { libc::sendmsg(self.fd.as_raw_fd(), &m, 0) };
+            if r >= 0 {
+                return true;
+            }
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EIO) | Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)
+                    if segment.is_some() =>
+                {
+                    tracing::warn!(error = %e, "UDP GSO refused; sending datagrams singly from now on");
+                    self.gso.store(false, Relaxed);
+                    let size = segment.unwrap_or(0) as usize;
+                    return data.chunks(size.max(1)).all(|c| self.send_one(a, c, None));
+                }
+                _ => return false,
+            }
+        }
+    }
+
+    /// Sends datagrams that need no segmentation; the batch is drained.
+    fn send_plain(&self, batch: &mut Vec<(UnderlayDest, PktBuf)>) {
         let raw = self.fd.as_raw_fd();
         let gso = self.gso.load(Relaxed);
         // Group the batch into messages: (first, count, segment size).

@@ -251,7 +251,14 @@ impl VSwitch {
                     .find(|p| p.mac == dst && p.linkid != src.linkid)
                 {
                     self.stats.local_frames.fetch_add(1, Relaxed);
-                    p.write(f.head());
+                    match f
+                        .tso
+                        .and_then(|t| crate::offload::vnet_hdr_for(f.head(), &t))
+                    {
+                        // A super-frame goes to the other VNIC whole.
+                        Some(h) => p.write_vnet(&h, f.head(), 1),
+                        None => p.write(f.head()),
+                    }
                 } else {
                     to_overlay.push(f);
                 }

@@ -11,11 +11,31 @@ use crate::platform::Frame;
 /// more (a plugin header is at most 128 bytes, VXLAN's is 8).
 pub const DEFAULT_HEADROOM: usize = 64;
 
+/// Segmentation a frame still needs before it goes on a wire: it is a TCP
+/// super-frame whose stack left segmentation (and checksums) to the
+/// "device" (TSO), as an `mblk_t` carries LSO flags on illumos. The core
+/// moves such a frame as one (one lookup, one encapsulation header); the
+/// host cuts it at the last moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tso {
+    /// TCP over IPv6 (else IPv4).
+    pub v6: bool,
+    /// Offset of the TCP header in the inner frame.
+    pub l4: u16,
+    /// Payload bytes per segment.
+    pub mss: u16,
+    /// Length of the inner frame; what was prepended since is the
+    /// encapsulation.
+    pub inner_len: u32,
+}
+
 /// A frame: `buf[start..]` holds it; `buf[..start]` is headroom.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PktBuf {
     buf: Vec<u8>,
     start: usize,
+    /// Segmentation still to do, if any.
+    pub tso: Option<Tso>,
 }
 
 impl PktBuf {
@@ -34,6 +54,7 @@ impl PktBuf {
         PktBuf {
             buf,
             start: headroom,
+            tso: None,
         }
     }
 
