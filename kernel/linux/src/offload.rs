@@ -10,6 +10,7 @@
 //! since a segment leaves this host as an ordinary frame inside VXLAN.
 
 use overlay::buf::{PktBuf, Tso};
+use overlay::platform::Frame;
 
 /// `sizeof (struct virtio_net_hdr)`.
 pub const VNET_HDR_LEN: usize = 10;
@@ -127,11 +128,16 @@ pub fn complete_csum(frame: &mut [u8], start: usize, offset: usize) -> Result<()
 /// headers checked and its segmentation recorded in [`PktBuf::tso`], to
 /// be done by [`segment_into`] when it is sent.
 pub fn from_vnic(buf: &[u8], out: &mut Vec<PktBuf>) -> Result<(), OffloadError> {
-    let h = VnetHdr::parse(buf).ok_or(OffloadError::Malformed)?;
-    let frame = &buf[VNET_HDR_LEN..];
+    from_vnic_buf(PktBuf::new(buf), out)
+}
+
+/// As [`from_vnic`], for a frame already in its own buffer, which is
+/// kept (no copy): the virtio header is stripped in place.
+pub fn from_vnic_buf(mut f: PktBuf, out: &mut Vec<PktBuf>) -> Result<(), OffloadError> {
+    let h = VnetHdr::parse(f.bytes()).ok_or(OffloadError::Malformed)?;
+    f.strip(VNET_HDR_LEN).map_err(|_| OffloadError::Malformed)?;
     match h.gso_type & !VIRTIO_NET_HDR_GSO_ECN {
         VIRTIO_NET_HDR_GSO_NONE => {
-            let mut f = PktBuf::new(frame);
             if h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0 {
                 complete_csum(f.bytes_mut(), h.csum_start as usize, h.csum_offset as usize)?;
             }
@@ -143,10 +149,9 @@ pub fn from_vnic(buf: &[u8], out: &mut Vec<PktBuf>) -> Result<(), OffloadError> 
                 v6: t == VIRTIO_NET_HDR_GSO_TCPV6,
                 l4: h.csum_start,
                 mss: h.gso_size,
-                inner_len: frame.len() as u32,
+                inner_len: f.len() as u32,
             };
-            layout(frame, &tso)?;
-            let mut f = PktBuf::new(frame);
+            layout(f.bytes(), &tso)?;
             f.tso = Some(tso);
             out.push(f);
             Ok(())

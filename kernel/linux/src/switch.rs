@@ -275,6 +275,11 @@ impl VSwitch {
 
 /// Reads from a TAP per wakeup.
 const READ_BATCH: usize = 64;
+/// Frames up to this size are copied out of the read buffer; larger ones
+/// keep it.
+const COPY_MAX: usize = 2048;
+/// Headroom in front of every frame read: room for the plugin's header.
+const HEADROOM: usize = 64;
 /// The largest read: a TCP super-frame and its virtio header.
 const READ_MAX: usize = crate::offload::VNET_HDR_LEN + 65535 + 18;
 
@@ -284,7 +289,10 @@ const READ_MAX: usize = crate::offload::VNET_HDR_LEN + 65535 + 18;
 pub fn port_reader(platform: LinuxPlatform, switch: Arc<VSwitch>, port: Arc<Port>) {
     let mut frames = Vec::with_capacity(READ_BATCH);
     let mut scratch = TxScratch::default();
-    let mut buf = vec![0u8; READ_MAX];
+    // Frames are read straight into a frame buffer: a large one (a TCP
+    // super-frame) is handed on as it is and a new buffer taken; a small
+    // one is copied out and the buffer read into again.
+    let mut big = PktBuf::with_headroom(HEADROOM, READ_MAX);
     let fd = port.tap.fd();
     while !port.stop.load(Relaxed) {
         match poll_readable(fd, 200) {
@@ -297,11 +305,19 @@ pub fn port_reader(platform: LinuxPlatform, switch: Arc<VSwitch>, port: Arc<Port
             }
         }
         for _ in 0..READ_BATCH {
-            let n = match port.tap.read(&mut buf) {
+            big.clear(HEADROOM);
+            // SAFETY: read_raw writes at most READ_MAX bytes at the
+            // pointer fill_raw gives it and reports how many.
+            let n = match unsafe { big.fill_raw(READ_MAX, |p, cap| port.tap.read_raw(p, cap)) } {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            if crate::offload::from_vnic(&buf[..n], &mut frames).is_err() {
+            let f = if n > COPY_MAX {
+                std::mem::replace(&mut big, PktBuf::with_headroom(HEADROOM, READ_MAX))
+            } else {
+                PktBuf::new(big.bytes())
+            };
+            if crate::offload::from_vnic_buf(f, &mut frames).is_err() {
                 port.stats.out_malformed.fetch_add(1, Relaxed);
             }
         }

@@ -199,6 +199,21 @@ impl Tap {
         self.ifreq_ioctl(libc::SIOCSIFFLAGS, &mut req)
     }
 
+    /// Reads one frame into `len` bytes at `buf`, if one is waiting, with
+    /// its `virtio_net_hdr`.
+    ///
+    /// # Safety
+    /// `buf` must be valid for `len` bytes of writes.
+    pub unsafe fn read_raw(&self, buf: *mut u8, len: usize) -> io::Result<usize> {
+        // SAFETY: the caller's buffer is writable for `len` bytes.
+        let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.cast(), len) };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
     /// Reads one frame, if one is waiting, with its `virtio_net_hdr`.
     pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         // SAFETY: `buf` is writable for its length.

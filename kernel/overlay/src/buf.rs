@@ -68,6 +68,36 @@ impl PktBuf {
         b
     }
 
+    /// Appends up to `cap` bytes that `read` writes into uninitialised
+    /// space (a `read(2)` into the buffer, with no zeroing first) and
+    /// keeps as many as it reports.
+    ///
+    /// # Safety
+    /// `read` gets a pointer to `cap` writable bytes and must return how
+    /// many of them, from the start, it initialised (at most `cap`).
+    pub unsafe fn fill_raw<E>(
+        &mut self,
+        cap: usize,
+        read: impl FnOnce(*mut u8, usize) -> Result<usize, E>,
+    ) -> Result<usize, E> {
+        self.buf.reserve(cap);
+        let end = self.buf.len();
+        let n = read(self.buf.spare_capacity_mut().as_mut_ptr().cast(), cap)?;
+        let n = n.min(cap);
+        // SAFETY: the caller's `read` initialised `n` bytes after `end`,
+        // within the reserved capacity.
+        unsafe { self.buf.set_len(end + n) };
+        Ok(n)
+    }
+
+    /// Empties the frame, keeping its headroom and capacity.
+    pub fn clear(&mut self, headroom: usize) {
+        self.buf.clear();
+        self.buf.resize(headroom, 0);
+        self.start = headroom;
+        self.tso = None;
+    }
+
     /// Lets `read` write up to `cap` bytes after the current end and keeps
     /// what it reports as written.
     pub fn fill<E>(
