@@ -64,8 +64,8 @@ impl Platform for LinuxPlatform {
         link.deliver_up(frame);
     }
 
-    fn deliver_batch(&self, link: &Arc<VSwitch>, frames: &mut Vec<PktBuf>) {
-        link.deliver_up_batch(frames);
+    fn deliver_batch(&self, link: &Arc<VSwitch>, frames: impl Iterator<Item = PktBuf>) {
+        link.deliver_up_batch(&mut frames.collect());
     }
 
     fn frame_alloc(&self, bytes: &[u8]) -> Result<PktBuf, Errno> {

@@ -223,7 +223,7 @@ impl<P: Platform> Device<P> {
     /// (the path of `OVERLAY_TARG_INJECT`).
     pub fn deliver(&self, platform: &P, frame: P::Frame) {
         let len = frame.len() as u64;
-        if self.deliver_chain(platform, &mut alloc::vec![frame]) {
+        if self.deliver_chain(platform, core::iter::once(frame)) {
             self.count_rx(1, len, 0);
         } else {
             self.count_rx(0, 0, 1);
@@ -231,10 +231,15 @@ impl<P: Platform> Device<P> {
     }
 
     /// Delivers a chain of frames up unless the device is stopped (then
-    /// the chain is left for the caller to free); the caller counts.
+    /// they are freed); the caller counts. Returns whether it delivered.
     #[inline]
-    pub(crate) fn deliver_chain(&self, platform: &P, chain: &mut Vec<P::Frame>) -> bool {
+    pub(crate) fn deliver_chain(
+        &self,
+        platform: &P,
+        chain: impl Iterator<Item = P::Frame>,
+    ) -> bool {
         if self.flags() & (flags::MDDROP | flags::IN_MUX) != flags::IN_MUX {
+            chain.for_each(drop);
             return false;
         }
         platform.deliver_batch(&self.link, chain);

@@ -831,7 +831,8 @@ impl<P: Platform> CtlHandle<P> {
             .iter()
             .position(|r| r.reqid == reqid)
             .ok_or(Errno::EINVAL)?;
-        Ok(out.swap_remove(i))
+        // In order: a closed handle requeues what is left as it was taken.
+        Ok(out.remove(i))
     }
 
     fn finished(&self, r: &Outstanding<P>) {

@@ -8,7 +8,8 @@
 //! the last one stops (the socket closes when the `Mux` is dropped).
 
 use alloc::sync::Arc;
-use alloc::vec::Vec;
+
+use arrayvec::ArrayVec;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use foldhash::fast::FixedState;
@@ -118,9 +119,11 @@ impl<P: Platform> Mux<P> {
     pub fn rx_batch(&self, platform: &P, frames: impl IntoIterator<Item = P::Frame>) {
         let devs = self.devices.read();
         let (mut n, mut bad, mut unknown) = (0u64, 0u64, 0u64);
-        let mut run: Option<RxRun<'_, P>> = None;
-        // The current run's frames, delivered together as a chain.
-        let mut chain: Vec<P::Frame> = Vec::new();
+        // The current run: its device and its frames, delivered together.
+        // The chain lives on the stack, so this path never allocates (on
+        // illumos it runs in the ksocket receive callback).
+        let mut run: Option<(u64, &Arc<Device<P>>)> = None;
+        let mut chain: ArrayVec<P::Frame, RX_CHAIN> = ArrayVec::new();
         for mut frame in frames {
             n += 1;
             let Ok((vnetid, hdr)) = self.plugin.decap(frame.head()) else {
@@ -131,30 +134,26 @@ impl<P: Platform> Mux<P> {
                 bad += 1;
                 continue;
             }
-            let r = match &mut run {
-                Some(r) if r.vnetid == vnetid => r,
+            let dev = match run {
+                Some((id, dev)) if id == vnetid => dev,
                 _ => {
                     let Some(dev) = devs.get(&vnetid) else {
                         unknown += 1;
                         continue;
                     };
-                    if let Some(done) = run.take() {
-                        done.flush(platform, &mut chain);
+                    if let Some((_, done)) = run.replace((vnetid, dev)) {
+                        deliver(platform, done, &mut chain);
                     }
-                    run.insert(RxRun {
-                        vnetid,
-                        dev,
-                        frames: 0,
-                        bytes: 0,
-                    })
+                    dev
                 }
             };
-            r.frames += 1;
-            r.bytes += frame.len() as u64;
+            if chain.is_full() {
+                deliver(platform, dev, &mut chain);
+            }
             chain.push(frame);
         }
-        if let Some(done) = run {
-            done.flush(platform, &mut chain);
+        if let Some((_, dev)) = run {
+            deliver(platform, dev, &mut chain);
         }
         drop(devs);
         self.stats.rx_frames.fetch_add(n, Relaxed);
@@ -167,21 +166,20 @@ impl<P: Platform> Mux<P> {
     }
 }
 
-/// Frames of one batch for one device, delivered and counted together.
-struct RxRun<'a, P: Platform> {
-    vnetid: u64,
-    dev: &'a Arc<Device<P>>,
-    frames: u64,
-    bytes: u64,
-}
+/// Frames delivered to a device in one chain at most.
+const RX_CHAIN: usize = 32;
 
-impl<P: Platform> RxRun<'_, P> {
-    fn flush(self, platform: &P, chain: &mut Vec<P::Frame>) {
-        if self.dev.deliver_chain(platform, chain) {
-            self.dev.count_rx(self.frames, self.bytes, 0);
-        } else {
-            chain.clear();
-            self.dev.count_rx(0, 0, self.frames);
-        }
+/// Delivers (and counts) a chain of frames for one device, emptying it.
+fn deliver<P: Platform, const N: usize>(
+    platform: &P,
+    dev: &Device<P>,
+    chain: &mut ArrayVec<P::Frame, N>,
+) {
+    let frames = chain.len() as u64;
+    let bytes = chain.iter().map(|f| f.len() as u64).sum();
+    if dev.deliver_chain(platform, chain.drain(..)) {
+        dev.count_rx(frames, bytes, 0);
+    } else {
+        dev.count_rx(0, 0, frames);
     }
 }

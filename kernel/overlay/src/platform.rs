@@ -133,11 +133,10 @@ pub trait Platform: Sized + Send + Sync + 'static {
     /// Delivers a frame up to the device's MAC clients (`mac_rx`).
     fn deliver(&self, link: &Self::Link, frame: Self::Frame);
 
-    /// Delivers several frames up at once (`mac_rx` takes a chain); the
-    /// vector is drained. Hosts that can hand a batch over in one step
-    /// override this.
-    fn deliver_batch(&self, link: &Self::Link, frames: &mut alloc::vec::Vec<Self::Frame>) {
-        for f in frames.drain(..) {
+    /// Delivers several frames up at once (`mac_rx` takes a chain).
+    /// Hosts that can hand a batch over in one step override this.
+    fn deliver_batch(&self, link: &Self::Link, frames: impl Iterator<Item = Self::Frame>) {
+        for f in frames {
             self.deliver(link, f);
         }
     }

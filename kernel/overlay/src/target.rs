@@ -11,7 +11,10 @@
 //! addressing table (hashbrown, seeded foldhash; illumos used a CRC-32
 //! refhash of 823 buckets, whose chains grow linearly with the entry
 //! count), plus its MAC in a B-tree set that gives `CACHE_ITER` its MAC
-//! order (the role of the illumos AVL tree). Frames waiting on pending
+//! order (the role of the illumos AVL tree). Only entries that have had
+//! an answer (VALID or DROP, given by `RESPOND` or `CACHE_SET`, never on
+//! the data path) enter that index, since iteration shows no others: the
+//! transmit miss path does not touch it. Frames waiting on pending
 //! entries live in a side table, so entries that have none, which is
 //! nearly all of them, pay nothing for the queue.
 //!
@@ -175,17 +178,13 @@ impl<F> Cache<F> {
     fn entry(&mut self, mac: EtherAddr) -> &mut Entry {
         let h = self.hash(&mac);
         let hasher = &self.hasher;
-        let order = &mut self.order;
         self.table
             .entry(h, |e| e.mac == mac, |e| hash_mac(hasher, &e.mac))
-            .or_insert_with(|| {
-                order.insert(mac);
-                Entry {
-                    mac,
-                    flags: 0,
-                    _pad: 0,
-                    dest: Dest::default(),
-                }
+            .or_insert_with(|| Entry {
+                mac,
+                flags: 0,
+                _pad: 0,
+                dest: Dest::default(),
             })
             .into_mut()
     }
@@ -287,6 +286,7 @@ impl<F> Cache<F> {
             e.flags |= OVERLAY_ENTRY_F_VALID;
             e.flags &= !OVERLAY_ENTRY_F_PENDING;
             e.dest = dest;
+            self.order.insert(*mac);
         }
         self.waiting
             .remove(mac)
@@ -330,6 +330,7 @@ impl<F> Cache<F> {
         e.flags |= OVERLAY_ENTRY_F_VALID;
         e.flags &= !OVERLAY_ENTRY_F_DROP;
         e.dest = dest;
+        self.order.insert(mac);
         self.waiting
             .remove(&mac)
             .map(|w| w.frames)
@@ -339,6 +340,7 @@ impl<F> Cache<F> {
     /// `OVERLAY_TARG_CACHE_SET` with the drop flag.
     pub fn set_drop(&mut self, mac: EtherAddr) {
         self.entry(mac).flags |= OVERLAY_ENTRY_F_DROP;
+        self.order.insert(mac);
     }
 
     /// `OVERLAY_TARG_CACHE_REMOVE`: the entry forgets its answer; the next

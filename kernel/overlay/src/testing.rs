@@ -138,12 +138,14 @@ impl Platform for MemPlatform {
         }
     }
 
-    fn deliver_batch(&self, link: &MemLink, frames: &mut Vec<MemFrame>) {
-        link.count.fetch_add(frames.len() as u64, Relaxed);
+    fn deliver_batch(&self, link: &MemLink, frames: impl Iterator<Item = MemFrame>) {
         if link.discard.load(Relaxed) {
-            frames.clear();
+            link.count.fetch_add(frames.count() as u64, Relaxed);
         } else {
-            link.delivered.lock().append(frames);
+            let mut d = link.delivered.lock();
+            let before = d.len();
+            d.extend(frames);
+            link.count.fetch_add((d.len() - before) as u64, Relaxed);
         }
     }
 
