@@ -48,6 +48,7 @@ pub mod modctl;
 pub mod socket;
 pub mod stream;
 pub mod sync;
+pub mod systm;
 pub mod tihdr;
 pub mod time;
 pub mod types;

@@ -4,31 +4,27 @@
 //!
 //! ## Allocation and sleeping
 //!
-//! `GlobalAlloc` cannot carry kmem flags, so every `Box`, `Vec` and `Arc`
-//! allocates with `KM_SLEEP`: it never fails, but it may block, which is
-//! legal in kernel thread context (ioctls, open/close, attach, `mc_start`,
-//! `mc_stop`, and `mc_tx`, which MAC calls from the sending thread or a
-//! soft-ring worker) and illegal in interrupt context. The glue keeps
-//! the receive path allocation-free (the ksocket callback only frees and
-//! re-links `mblk_t`s, and the core's `Mux::rx` does not allocate) and
-//! the transmit hit path allocation-free in the common case (a per-link
-//! pool of [`TxScratch`](overlay::dev::TxScratch), see `link.rs`). Frames
-//! are STREAMS blocks from `allocb`, which never sleeps.
+//! `GlobalAlloc` cannot carry kmem flags, so the allocator picks them
+//! from the context: in interrupt context (`servicing_interrupt()`) it
+//! allocates with `KM_NOSLEEP | KM_NORMALPRI` and may return NULL; in
+//! thread context (ioctls, open/close, attach, `mc_start`/`mc_stop`, and
+//! `mc_tx` from a sending thread or a soft-ring worker) with `KM_SLEEP`,
+//! which never fails.
 //!
-//! [`alloc_nosleep`] / [`try_box_nosleep`] are the non-sleeping path
-//! (`KM_NOSLEEP | KM_NORMALPRI`, NULL under memory pressure, as the C
-//! driver allocates in `overlay_target_lookup`). Memory from them may be
-//! freed by the global allocator: `kmem_free` takes only the pointer and
-//! the size, whatever flag allocated it. **Where they are used: nowhere
-//! yet.** The glue itself makes no allocation on the data path (receive:
-//! none; transmit: pooled scratch, `allocb`); the allocations that
-//! remain there are the core's, through `GlobalAlloc`, which cannot ask
-//! for `KM_NOSLEEP`: a fresh `TxScratch` when every pooled one is busy
-//! (its `Vec::with_capacity`), and on a cache miss the core's queueing of
-//! the frame and posting of the entry. Routing those here needs a hook in
-//! the core (e.g. fallible, caller-allocated scratch and miss-queue
-//! storage); until then these functions are the documented way for any
-//! new data-path allocation in the glue.
+//! NULL only reaches code that asked for it: the data path allocates
+//! nothing on the receive side (the ksocket callback frees and re-links
+//! `mblk_t`s; the core delivers chains from a stack array) nor on the
+//! transmit hit path (a per-link pool of
+//! [`TxScratch`](overlay::dev::TxScratch), see `link.rs`), and where the
+//! core does allocate on the transmit path (a new cache entry, a waiting
+//! frame, a lookup post, a longer send batch) it uses `try_reserve` and
+//! drops and counts the frame on failure, as the C driver does with its
+//! `KM_NOSLEEP` allocations in `overlay_target_lookup`. Frames are
+//! STREAMS blocks from `allocb`, which never sleeps.
+//!
+//! [`alloc_nosleep`] / [`try_box_nosleep`] allocate without sleeping
+//! whatever the context, for glue code that must not sleep in thread
+//! context either.
 
 use alloc::boxed::Box;
 use core::alloc::{GlobalAlloc, Layout};
@@ -39,11 +35,13 @@ use illumos_sys_hdrs::cmn_err::{CE_NOTE, CE_WARN, cmn_err, panic};
 use illumos_sys_hdrs::kmem::{
     KM_NORMALPRI, KM_NOSLEEP, KM_SLEEP, KMEM_ALIGN, kmem_alloc, kmem_free, kmem_zalloc,
 };
+use illumos_sys_hdrs::systm::servicing_interrupt;
 use illumos_sys_hdrs::types::c_int;
 
-/// The global allocator: kmem with `KM_SLEEP`. kmem aligns to 8 bytes;
-/// a larger alignment gets NULL (the allocation fails and Rust aborts,
-/// loudly), never misaligned memory. Nothing in the driver asks for one.
+/// The global allocator: kmem, sleeping in thread context and not in
+/// interrupt context (see the module comment). kmem aligns to 8 bytes; a
+/// larger alignment gets NULL, never misaligned memory. Nothing in the
+/// driver asks for one.
 struct KmemAlloc;
 
 // SAFETY: kmem_alloc/kmem_zalloc return memory of at least the requested
@@ -54,9 +52,10 @@ unsafe impl GlobalAlloc for KmemAlloc {
         if layout.align() > KMEM_ALIGN {
             return ptr::null_mut();
         }
-        // SAFETY: the size is non-zero per the GlobalAlloc contract;
-        // KM_SLEEP never returns NULL.
-        unsafe { kmem_alloc(layout.size(), KM_SLEEP).cast() }
+        // SAFETY: the size is non-zero per the GlobalAlloc contract; a
+        // NULL from KM_NOSLEEP is the allocation failure GlobalAlloc
+        // reports.
+        unsafe { kmem_alloc(layout.size(), kmflags()).cast() }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
@@ -64,7 +63,7 @@ unsafe impl GlobalAlloc for KmemAlloc {
             return ptr::null_mut();
         }
         // SAFETY: as for alloc.
-        unsafe { kmem_zalloc(layout.size(), KM_SLEEP).cast() }
+        unsafe { kmem_zalloc(layout.size(), kmflags()).cast() }
     }
 
     unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
@@ -76,6 +75,17 @@ unsafe impl GlobalAlloc for KmemAlloc {
 
 #[global_allocator]
 static ALLOCATOR: KmemAlloc = KmemAlloc;
+
+/// `KM_SLEEP` where sleeping is allowed, else `KM_NOSLEEP`.
+#[inline]
+fn kmflags() -> c_int {
+    // SAFETY: servicing_interrupt has no preconditions.
+    if unsafe { servicing_interrupt() } != 0 {
+        KM_NOSLEEP | KM_NORMALPRI
+    } else {
+        KM_SLEEP
+    }
+}
 
 #[allow(dead_code)]
 /// Allocates `layout` without sleeping (`KM_NOSLEEP | KM_NORMALPRI`).

@@ -61,7 +61,11 @@ pub struct DevStats {
     pub tx_drop_entry: AtomicU64,
     /// The entry's queue was full (128 KiB) while awaiting varpd.
     pub tx_drop_queue_full: AtomicU64,
-    /// The plugin could not encapsulate, or the header did not fit.
+    /// Memory for a new cache entry or a waiting frame could not be had
+    /// without sleeping.
+    pub tx_drop_nomem: AtomicU64,
+    /// The plugin could not encapsulate, the header did not fit, or the
+    /// send batch could not grow.
     pub tx_drop_encap: AtomicU64,
     /// The plugin's destination type is not IP and port.
     pub tx_drop_dest_type: AtomicU64,
@@ -272,6 +276,9 @@ impl<P: Platform> Device<P> {
         if frame.prepend(&hdr[..n]).is_err() {
             return false;
         }
+        if batch.try_reserve(1).is_err() {
+            return false;
+        }
         batch.push((
             UnderlayDest {
                 ip: dest.ip(),
@@ -336,6 +343,10 @@ impl<P: Platform> Device<P> {
                             continue;
                         }
                         Lookup::Miss => {
+                            if scratch.misses.try_reserve(1).is_err() {
+                                self.stats.tx_drop_nomem.fetch_add(1, Relaxed);
+                                continue;
+                            }
                             scratch.misses.push((dst, frame));
                             continue;
                         }
@@ -391,9 +402,7 @@ impl<P: Platform> Device<P> {
         dropped_entry: &mut u64,
         encap_fail: &mut u64,
     ) {
-        let mut posts: Vec<EtherAddr> = Vec::new();
-        let mut full = 0;
-        let mut misses = 0;
+        let (mut full, mut nomem, mut misses, mut posted) = (0, 0, 0, false);
         {
             let mut st = self.tx.write();
             let Some(Target::Dynamic(cache)) = st.target.as_mut() else {
@@ -407,8 +416,16 @@ impl<P: Platform> Device<P> {
                 match cache.enqueue(dst, frame, len) {
                     Enqueued::Queued { post } => {
                         misses += 1;
+                        // Posted under the target lock, so that an entry
+                        // whose post fails is never left pending with no
+                        // lookup coming: it is unmarked, and the next
+                        // frame posts again.
                         if post {
-                            posts.push(dst);
+                            if self.lookups.try_push(&self.self_ref, dst).is_ok() {
+                                posted = true;
+                            } else {
+                                cache.unpend(&dst);
+                            }
                         }
                     }
                     Enqueued::Send(dest, frame) => {
@@ -421,15 +438,19 @@ impl<P: Platform> Device<P> {
                     }
                     Enqueued::Dropped(_, DropReason::EntryDrop) => *dropped_entry += 1,
                     Enqueued::Dropped(_, DropReason::QueueFull) => full += 1,
+                    Enqueued::Dropped(_, DropReason::NoMemory) => nomem += 1,
                 }
             }
+        }
+        if posted {
+            self.lookups.notify();
         }
         self.stats.misses.fetch_add(misses, Relaxed);
         if full != 0 {
             self.stats.tx_drop_queue_full.fetch_add(full, Relaxed);
         }
-        if !posts.is_empty() {
-            self.lookups.post(&self.self_ref, posts);
+        if nomem != 0 {
+            self.stats.tx_drop_nomem.fetch_add(nomem, Relaxed);
         }
     }
 

@@ -100,6 +100,20 @@ impl<P: Platform> LookupQueue<P> {
         self.event.notify_all();
     }
 
+    /// Queues one entry for lookup without waking anyone (see
+    /// [`LookupQueue::notify`]); fails only when memory cannot be had.
+    pub(crate) fn try_push(&self, dev: &Weak<Device<P>>, mac: EtherAddr) -> Result<(), ()> {
+        let mut q = self.queue.lock();
+        q.try_reserve(1).map_err(|_| ())?;
+        q.push_back((dev.clone(), mac));
+        Ok(())
+    }
+
+    /// Wakes the lookup threads after [`LookupQueue::try_push`].
+    pub(crate) fn notify(&self) {
+        self.event.notify_all();
+    }
+
     fn pop(&self) -> Option<(Weak<Device<P>>, EtherAddr)> {
         self.queue.lock().pop_front()
     }

@@ -118,6 +118,8 @@ pub enum Enqueued<F> {
 pub enum DropReason {
     EntryDrop,
     QueueFull,
+    /// Memory could not be had without sleeping.
+    NoMemory,
 }
 
 #[inline]
@@ -210,7 +212,20 @@ impl<F> Cache<F> {
 
     /// The miss path: queue `frame` (of `len` bytes) on the entry for
     /// `mac`, creating it if needed.
+    ///
+    /// Never fails on memory: where room cannot be had (the kernel host
+    /// allocates without sleeping here), the frame is dropped with
+    /// [`DropReason::NoMemory`], as illumos did.
     pub fn enqueue(&mut self, mac: EtherAddr, frame: F, len: usize) -> Enqueued<F> {
+        let hasher = &self.hasher;
+        if self
+            .table
+            .try_reserve(1, |e| hash_mac(hasher, &e.mac))
+            .is_err()
+            || self.waiting.try_reserve(1).is_err()
+        {
+            return Enqueued::Dropped(frame, DropReason::NoMemory);
+        }
         let waiting_bytes = self.waiting.get(&mac).map_or(0, |w| w.bytes);
         let e = self.entry(mac);
         if e.flags & OVERLAY_ENTRY_F_DROP != 0 {
@@ -223,13 +238,18 @@ impl<F> Cache<F> {
             return Enqueued::Dropped(frame, DropReason::QueueFull);
         }
         let post = e.flags & OVERLAY_ENTRY_F_PENDING == 0;
-        e.flags |= OVERLAY_ENTRY_F_PENDING;
         let w = self.waiting.entry(mac).or_insert_with(|| Waiting {
             frames: VecDeque::new(),
             bytes: 0,
         });
+        if w.frames.try_reserve(1).is_err() {
+            return Enqueued::Dropped(frame, DropReason::NoMemory);
+        }
         w.frames.push_back((frame, len));
         w.bytes += len;
+        if let Some(e) = self.get_mut(&mac) {
+            e.flags |= OVERLAY_ENTRY_F_PENDING;
+        }
         Enqueued::Queued { post }
     }
 
@@ -310,6 +330,14 @@ impl<F> Cache<F> {
             e.flags &= !OVERLAY_ENTRY_F_PENDING;
         }
         (head, remain, was_valid)
+    }
+
+    /// Forgets that an entry is pending: its lookup could not be posted.
+    /// The frames stay; the next frame for it posts again.
+    pub fn unpend(&mut self, mac: &EtherAddr) {
+        if let Some(e) = self.get_mut(mac) {
+            e.flags &= !OVERLAY_ENTRY_F_PENDING;
+        }
     }
 
     /// `OVERLAY_TARG_CACHE_GET`: the flags and destination of an entry
