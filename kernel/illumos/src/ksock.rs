@@ -332,6 +332,7 @@ unsafe extern "C" fn recv_cb(
     _oob: c_int,
     arg: *mut c_void,
 ) -> boolean_t {
+    let _nosleep = crate::runtime::NoSleep::enter();
     // SAFETY: `arg` is the RecvCtx we installed, valid until the socket is
     // closed, which waits for this callback.
     let ctx = unsafe { &*arg.cast::<RecvCtx>() };

@@ -380,10 +380,11 @@ unsafe extern "C" fn m_unicst(_arg: *mut c_void, _addr: *const u8) -> c_int {
 ///
 /// Scratch buffers come from the link's pool; when every pooled one is
 /// busy (more concurrent senders than [`SCRATCH_POOL`]) a fresh one is
-/// made on the stack, whose buffers the core allocates through the
-/// global (sleeping) allocator: legal here (MAC calls `mc_tx` in thread
-/// context) but the one allocation left on the hit path.
+/// made on the stack; its buffers grow (without sleeping, see
+/// [`NoSleep`](crate::runtime::NoSleep)) as the core needs them, and a
+/// frame that finds no memory is dropped and counted.
 unsafe extern "C" fn m_tx(arg: *mut c_void, chain: *mut mblk_t) -> *mut mblk_t {
+    let _nosleep = crate::runtime::NoSleep::enter();
     // SAFETY: MAC's m_driver; MAC hands us the chain.
     let (inner, frames) = unsafe { (inner(arg), MblkChain::new(chain, DropProbe::Tx)) };
     let Some(dev) = inner.device() else {

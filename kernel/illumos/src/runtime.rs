@@ -22,6 +22,11 @@
 //! `KM_NOSLEEP` allocations in `overlay_target_lookup`. Frames are
 //! STREAMS blocks from `allocb`, which never sleeps.
 //!
+//! MAC may call `mc_tx` where blocking is not allowed even in thread
+//! context, so `mc_tx` and the receive callback mark their thread with
+//! [`NoSleep`], and the allocator uses `KM_NOSLEEP` for marked threads
+//! too.
+//!
 //! [`alloc_nosleep`] / [`try_box_nosleep`] allocate without sleeping
 //! whatever the context, for glue code that must not sleep in thread
 //! context either.
@@ -31,11 +36,13 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::fmt::{self, Write};
 use core::ptr::{self, NonNull};
 
+use core::sync::atomic::{AtomicUsize, Ordering};
 use illumos_sys_hdrs::cmn_err::{CE_NOTE, CE_WARN, cmn_err, panic};
 use illumos_sys_hdrs::kmem::{
     KM_NORMALPRI, KM_NOSLEEP, KM_SLEEP, KMEM_ALIGN, kmem_alloc, kmem_free, kmem_zalloc,
 };
-use illumos_sys_hdrs::systm::servicing_interrupt;
+
+use illumos_sys_hdrs::systm::{servicing_interrupt, threadp};
 use illumos_sys_hdrs::types::c_int;
 
 /// The global allocator: kmem, sleeping in thread context and not in
@@ -80,10 +87,55 @@ static ALLOCATOR: KmemAlloc = KmemAlloc;
 #[inline]
 fn kmflags() -> c_int {
     // SAFETY: servicing_interrupt has no preconditions.
-    if unsafe { servicing_interrupt() } != 0 {
+    if unsafe { servicing_interrupt() } != 0 || NoSleep::active() {
         KM_NOSLEEP | KM_NORMALPRI
     } else {
         KM_SLEEP
+    }
+}
+
+/// Threads inside a data-path entry point (`mc_tx`, the receive
+/// callback), where nothing may sleep whatever the context. A lock-free
+/// set of `curthread` values: more slots than threads can be in the data
+/// path at once on any machine this module runs on.
+static NOSLEEP_THREADS: [AtomicUsize; 256] = [const { AtomicUsize::new(0) }; 256];
+
+/// Marks the current thread as not allowed to sleep until dropped: the
+/// global allocator then allocates with `KM_NOSLEEP`, and the core's
+/// data path drops and counts what it cannot get.
+pub struct NoSleep(Option<usize>);
+
+impl NoSleep {
+    pub fn enter() -> NoSleep {
+        // SAFETY: threadp has no preconditions.
+        let me = unsafe { threadp() } as usize;
+        for (i, slot) in NOSLEEP_THREADS.iter().enumerate() {
+            if slot
+                .compare_exchange(0, me, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                return NoSleep(Some(i));
+            }
+        }
+        // Every slot taken (not expected): the thread allocates as any
+        // other, with KM_SLEEP, and gets memory rather than a NULL.
+        NoSleep(None)
+    }
+
+    fn active() -> bool {
+        // SAFETY: threadp has no preconditions.
+        let me = unsafe { threadp() } as usize;
+        NOSLEEP_THREADS
+            .iter()
+            .any(|s| s.load(Ordering::Relaxed) == me)
+    }
+}
+
+impl Drop for NoSleep {
+    fn drop(&mut self) {
+        if let Some(i) = self.0 {
+            NOSLEEP_THREADS[i].store(0, Ordering::Release);
+        }
     }
 }
 

@@ -102,8 +102,10 @@ pub struct TxScratch<P: Platform> {
 
 impl<P: Platform> Default for TxScratch<P> {
     fn default() -> Self {
+        // Nothing allocated up front: the buffers grow, fallibly, with
+        // use (a kernel host may have no memory to give without sleeping).
         TxScratch {
-            batch: Vec::with_capacity(64),
+            batch: Vec::new(),
             misses: Vec::new(),
         }
     }
