@@ -370,12 +370,14 @@ impl UdpSock {
         }
         // One control buffer per message, for UDP_SEGMENT.
         let cmsg_space = unsafe_cmsg_space(size_of::<u16>());
-        let mut ctl = vec![0u8; cmsg_space * groups.len()];
+        // u64 storage: control messages must be aligned for cmsghdr.
+        let words = cmsg_space.div_ceil(8);
+        let mut ctl = vec![0u64; words * groups.len()];
         // SAFETY: all-zero mmsghdrs are valid; filled below.
         let mut msgs: Vec<libc::mmsghdr> = (0..groups.len()).map(|_| unsafe { zeroed() }).collect();
         let mut skip = vec![false; groups.len()];
         let mut at = 0;
-        for (k, &(first, n, size)) in groups.iter().enumerate() {
+        for (k, &(_, n, size)) in groups.iter().enumerate() {
             let (p, l) = addrs[k].as_ptr();
             let m = &mut msgs[k].msg_hdr;
             m.msg_name = p as *mut _;
@@ -388,9 +390,9 @@ impl UdpSock {
             }
             at += n;
             if n > 1 {
-                let c = &mut ctl[k * cmsg_space..(k + 1) * cmsg_space];
-                // SAFETY: `c` is CMSG_SPACE(2) bytes, aligned by the
-                // allocator for cmsghdr; it holds one header and a u16.
+                let c = &mut ctl[k * words..(k + 1) * words];
+                // SAFETY: `c` is at least CMSG_SPACE(2) bytes of u64s,
+                // aligned for cmsghdr; it holds one header and a u16.
                 unsafe {
                     let h = c.as_mut_ptr().cast::<libc::cmsghdr>();
                     (*h).cmsg_level = libc::SOL_UDP;
@@ -403,7 +405,6 @@ impl UdpSock {
                 m.msg_control = c.as_mut_ptr().cast();
                 m.msg_controllen = cmsg_space as _;
             }
-            let _ = first;
         }
         let mut k = 0;
         while k < msgs.len() {
@@ -477,7 +478,10 @@ fn rx_loop(
     // One buffer and one control buffer per message, and the messages
     // pointing at them, made once: the buffers never move.
     let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; RX_BUF]).collect();
-    let mut ctls: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; cmsg_space]).collect();
+    // u64 storage: control messages must be aligned for cmsghdr.
+    let mut ctls: Vec<Vec<u64>> = (0..BATCH)
+        .map(|_| vec![0u64; cmsg_space.div_ceil(8)])
+        .collect();
     let mut iovs: Vec<libc::iovec> = bufs
         .iter_mut()
         .map(|b| libc::iovec {
@@ -543,7 +547,6 @@ fn rx_loop(
         let Some(mux) = mux.upgrade() else { break };
         mux.rx_batch(platform, frames.drain(..));
     }
-    drop((bufs, ctls));
 }
 
 /// The `UDP_GRO` segment size the kernel attached to a received message.
