@@ -106,15 +106,18 @@ fn follows(af: &[u8], a: &Seg, a_len: usize, bf: &[u8], b: &Seg) -> bool {
 }
 
 /// Writes `frames` (complete Ethernet frames for one VNIC, in order)
-/// through `write`, each as `(virtio_net_hdr, frame)`, coalescing runs of
-/// TCP segments into super-frames. `out` is scratch space.
-pub fn coalesce(frames: &[&[u8]], out: &mut Vec<u8>, mut write: impl FnMut(&[u8], &[u8])) {
+/// through `write`, each as the parts of one write (`virtio_net_hdr`
+/// first) and the number of frames it stands for, coalescing runs of TCP
+/// segments into super-frames. A super-frame is written as its patched
+/// headers (built in `out`) followed by the segments' payloads where they
+/// lie: nothing is copied.
+pub fn coalesce(frames: &[&[u8]], out: &mut Vec<u8>, mut write: impl FnMut(&[&[u8]], u64)) {
     let zero = [0u8; crate::offload::VNET_HDR_LEN];
     let mut i = 0;
     while i < frames.len() {
         let f = frames[i];
         let Some(first) = parse(f) else {
-            write(&zero, f);
+            write(&[&zero, f], 1);
             i += 1;
             continue;
         };
@@ -141,29 +144,28 @@ pub fn coalesce(frames: &[&[u8]], out: &mut Vec<u8>, mut write: impl FnMut(&[u8]
             j += 1;
         }
         if j == i + 1 {
-            write(&zero, f);
+            write(&[&zero, f], 1);
             i += 1;
             continue;
         }
-        // Build the super-frame: the first segment's headers, every
-        // payload, PSH from the last.
+        // The super-frame: the first segment's headers, patched for the
+        // whole, then every payload, PSH from the last.
+        let hlen = first.hlen;
+        let payload: usize = frames[i..j].iter().map(|g| g.len() - hlen).sum();
+        let frame_len = hlen + payload;
         out.clear();
-        out.extend_from_slice(&f[..first.hlen]);
-        for g in &frames[i..j] {
-            let s = parse(g).expect("parsed above");
-            out.extend_from_slice(&g[s.hlen..]);
-        }
+        out.extend_from_slice(&f[..hlen]);
         let l3 = first.l3;
         let l4 = first.l4;
-        let tcp_len = out.len() - l4;
+        let tcp_len = frame_len - l4;
         if first.v4 {
-            let ip_len = (out.len() - l3) as u16;
+            let ip_len = (frame_len - l3) as u16;
             out[l3 + 2..l3 + 4].copy_from_slice(&ip_len.to_be_bytes());
             out[l3 + 10..l3 + 12].copy_from_slice(&[0, 0]);
             let c = csum_fold(csum_partial(&out[l3..l3 + 20], 0));
             out[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
         } else {
-            let pl = (out.len() - l4) as u16;
+            let pl = (frame_len - l4) as u16;
             out[l3 + 4..l3 + 6].copy_from_slice(&pl.to_be_bytes());
         }
         out[l4 + 13] = first.flags | (last.flags & TCP_PSH);
@@ -184,11 +186,15 @@ pub fn coalesce(frames: &[&[u8]], out: &mut Vec<u8>, mut write: impl FnMut(&[u8]
         } else {
             VIRTIO_NET_HDR_GSO_TCPV6
         };
-        h[2..4].copy_from_slice(&(first.hlen as u16).to_ne_bytes());
+        h[2..4].copy_from_slice(&(hlen as u16).to_ne_bytes());
         h[4..6].copy_from_slice(&(mss as u16).to_ne_bytes());
         h[6..8].copy_from_slice(&(l4 as u16).to_ne_bytes());
         h[8..10].copy_from_slice(&16u16.to_ne_bytes());
-        write(&h, out);
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(2 + j - i);
+        parts.push(&h);
+        parts.push(out);
+        parts.extend(frames[i..j].iter().map(|g| &g[hlen..]));
+        write(&parts, (j - i) as u64);
         i = j;
     }
 }
@@ -232,7 +238,9 @@ mod test {
         ];
         let refs: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
         let mut written: Vec<Vec<u8>> = Vec::new();
-        coalesce(&refs, &mut Vec::new(), |h, f| written.push([h, f].concat()));
+        coalesce(&refs, &mut Vec::new(), |parts, _| {
+            written.push(parts.concat())
+        });
         assert_eq!(written.len(), 2, "one super-frame and the stray segment");
         let h = VnetHdr::parse(&written[0]).unwrap();
         assert_eq!(
@@ -262,8 +270,8 @@ mod test {
         let syn = seg(200, &[3; 100], 0x02);
         let refs: Vec<&[u8]> = vec![&a, &gap, &syn, b"short"];
         let mut n = 0;
-        coalesce(&refs, &mut Vec::new(), |h, _| {
-            assert_eq!(h, [0u8; 10]);
+        coalesce(&refs, &mut Vec::new(), |parts, count| {
+            assert_eq!((parts[0], count), (&[0u8; 10][..], 1));
             n += 1;
         });
         assert_eq!(n, 4);

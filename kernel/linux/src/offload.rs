@@ -200,33 +200,58 @@ pub fn vnet_hdr_for(frame: &[u8], t: &Tso) -> Option<[u8; VNET_HDR_LEN]> {
     Some(h)
 }
 
-/// Cuts the TCP super-frame `frame` into segments of `mss` payload bytes
-/// with their own IP and TCP headers and checksums, each preceded by
-/// `prefix` (the encapsulation header), appended to `out`. Returns the
-/// number of segments and the size of each but the last (which may be
-/// shorter), prefix included.
-pub fn segment_into(
+/// The segments of a TCP super-frame, as [`segment_headers`] lays them
+/// out: segment `i` is `hdrs[i * hdr_len..][..hdr_len]` followed by
+/// `payload(i)` of the original frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segments {
+    pub count: usize,
+    /// Bytes of prefix and headers per segment.
+    pub hdr_len: usize,
+    /// Offset of the payload in the super-frame.
+    pub payload_off: usize,
+    pub mss: usize,
+}
+
+impl Segments {
+    /// The payload of segment `i` within the super-frame.
+    pub fn payload<'a>(&self, frame: &'a [u8], i: usize) -> &'a [u8] {
+        let p = &frame[self.payload_off..];
+        &p[(i * self.mss).min(p.len())..((i + 1) * self.mss).min(p.len())]
+    }
+}
+
+/// Cuts the TCP super-frame `frame` into segments of `mss` payload bytes:
+/// writes, for each, `prefix` (the encapsulation header) and its own IP
+/// and TCP headers (lengths, ids, sequence numbers, flags, checksums)
+/// into `hdrs`; the payloads stay where they are in `frame`. Checksums
+/// read the payloads; nothing copies them.
+pub fn segment_headers(
     frame: &[u8],
     t: &Tso,
     prefix: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<(usize, usize), OffloadError> {
+    hdrs: &mut Vec<u8>,
+) -> Result<Segments, OffloadError> {
     let (l3, tcp_hlen, hlen) = layout(frame, t)?;
     let (l4, mss, v4) = (t.l4 as usize, t.mss as usize, !t.v6);
-    let payload = &frame[hlen..];
     let hdr = &frame[..hlen];
+    let seg = Segments {
+        count: (frame.len() - hlen).div_ceil(mss).max(1),
+        hdr_len: prefix.len() + hlen,
+        payload_off: hlen,
+        mss,
+    };
     let seq0 = u32::from_be_bytes([hdr[l4 + 4], hdr[l4 + 5], hdr[l4 + 6], hdr[l4 + 7]]);
     let id0 = u16::from_be_bytes([hdr[l3 + 4], hdr[l3 + 5]]);
     let flags0 = hdr[l4 + 13];
-    let nseg = payload.len().div_ceil(mss).max(1);
-    out.reserve(nseg * (prefix.len() + hlen) + payload.len());
-    for i in 0..nseg {
-        let chunk = &payload[(i * mss).min(payload.len())..((i + 1) * mss).min(payload.len())];
-        out.extend_from_slice(prefix);
-        let at = out.len();
-        out.extend_from_slice(hdr);
-        out.extend_from_slice(chunk);
-        let b = &mut out[at..];
+    hdrs.clear();
+    hdrs.reserve(seg.count * seg.hdr_len);
+    for i in 0..seg.count {
+        let chunk = seg.payload(frame, i);
+        hdrs.extend_from_slice(prefix);
+        let at = hdrs.len();
+        hdrs.extend_from_slice(hdr);
+        let b = &mut hdrs[at..];
         let tcp_len = tcp_hlen + chunk.len();
         // IP: length, id (v4), header checksum (v4).
         if v4 {
@@ -242,11 +267,11 @@ pub fn segment_into(
             b[l3 + 4..l3 + 6].copy_from_slice(&pl.to_be_bytes());
         }
         // TCP: sequence, flags (FIN and PSH only on the last segment, CWR
-        // only on the first), checksum.
+        // only on the first), checksum over header and payload.
         let seq = seq0.wrapping_add((i * mss) as u32);
         b[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
         let mut fl = flags0;
-        if i + 1 < nseg {
+        if i + 1 < seg.count {
             fl &= !(0x01 | 0x08);
         }
         if i > 0 {
@@ -261,10 +286,31 @@ pub fn segment_into(
         };
         sum = csum_partial(&[0, 6], sum);
         sum = csum_partial(&(tcp_len as u32).to_be_bytes(), sum);
-        let c = csum_fold(csum_partial(&b[l4..], sum));
+        // The TCP header has an even length, so the payload's sum can
+        // simply be added.
+        sum = csum_partial(&b[l4..hlen], sum);
+        let c = csum_fold(csum_partial(chunk, sum));
         b[l4 + 16..l4 + 18].copy_from_slice(&c.to_be_bytes());
     }
-    Ok((nseg, prefix.len() + hlen + mss))
+    Ok(seg)
+}
+
+/// As [`segment_headers`], with each segment laid out whole, one after
+/// the other, in `out`. Returns the number of segments and the size of
+/// each but the last.
+pub fn segment_into(
+    frame: &[u8],
+    t: &Tso,
+    prefix: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(usize, usize), OffloadError> {
+    let mut hdrs = Vec::new();
+    let seg = segment_headers(frame, t, prefix, &mut hdrs)?;
+    for i in 0..seg.count {
+        out.extend_from_slice(&hdrs[i * seg.hdr_len..(i + 1) * seg.hdr_len]);
+        out.extend_from_slice(seg.payload(frame, i));
+    }
+    Ok((seg.count, seg.hdr_len + seg.mss))
 }
 
 /// Cuts a super-frame into separate frames (for tests and for paths that

@@ -237,8 +237,10 @@ impl UdpSock {
         self.send_plain(&mut plain);
     }
 
-    /// Cuts a TCP super-frame (with its encapsulation header in front)
-    /// into datagrams, one contiguous buffer, sent as UDP GSO sends.
+    /// Sends a TCP super-frame (with its encapsulation header in front)
+    /// as UDP GSO sends: each segment is its headers (built in a small
+    /// buffer) and its payload where it lies in the frame, one iovec
+    /// each, so the payload is not copied here.
     fn send_tso(&self, d: &UnderlayDest, f: &PktBuf, t: &overlay::buf::Tso) {
         let bytes = f.head();
         let Some(hdr_len) = bytes.len().checked_sub(t.inner_len as usize) else {
@@ -246,49 +248,63 @@ impl UdpSock {
             return;
         };
         let (prefix, inner) = bytes.split_at(hdr_len);
-        let mut flat = TSO_SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-        flat.clear();
-        let Ok((nseg, size)) = crate::offload::segment_into(inner, t, prefix, &mut flat) else {
-            self.stats.tx_errors.fetch_add(1, Relaxed);
-            TSO_SCRATCH.with(|s| *s.borrow_mut() = flat);
-            return;
-        };
-        let a = SockAddr::new(d.ip, d.port);
-        if matches!(a, SockAddr::V4(_)) != self.v4 {
-            self.stats
-                .tx_family_mismatch
-                .fetch_add(nseg as u64, Relaxed);
-            TSO_SCRATCH.with(|s| *s.borrow_mut() = flat);
-            return;
-        }
-        let per_send = (GSO_MAX_BYTES / size).clamp(1, GSO_MAX_SEGS);
-        let gso = self.gso.load(Relaxed);
-        for chunk in flat.chunks(if gso { per_send * size } else { size }) {
-            let segs = chunk.len().div_ceil(size);
-            if self.send_one(&a, chunk, if segs > 1 { Some(size as u16) } else { None }) {
-                self.stats.tx_datagrams.fetch_add(segs as u64, Relaxed);
+        let mut hdrs = TSO_SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        let result = crate::offload::segment_headers(inner, t, prefix, &mut hdrs);
+        if let Ok(seg) = result {
+            let a = SockAddr::new(d.ip, d.port);
+            if matches!(a, SockAddr::V4(_)) != self.v4 {
+                self.stats
+                    .tx_family_mismatch
+                    .fetch_add(seg.count as u64, Relaxed);
             } else {
-                self.stats.tx_errors.fetch_add(segs as u64, Relaxed);
+                let size = seg.hdr_len + seg.mss;
+                let per_send = if self.gso.load(Relaxed) {
+                    (GSO_MAX_BYTES / size).clamp(1, GSO_MAX_SEGS)
+                } else {
+                    1
+                };
+                let mut iov: Vec<libc::iovec> = Vec::with_capacity(2 * per_send);
+                let mut first = 0;
+                while first < seg.count {
+                    let n = per_send.min(seg.count - first);
+                    iov.clear();
+                    for i in first..first + n {
+                        let h = &hdrs[i * seg.hdr_len..(i + 1) * seg.hdr_len];
+                        let p = seg.payload(inner, i);
+                        iov.push(libc::iovec {
+                            iov_base: h.as_ptr() as *mut _,
+                            iov_len: h.len(),
+                        });
+                        iov.push(libc::iovec {
+                            iov_base: p.as_ptr() as *mut _,
+                            iov_len: p.len(),
+                        });
+                    }
+                    if self.send_iov(&a, &iov, if n > 1 { Some(size as u16) } else { None }) {
+                        self.stats.tx_datagrams.fetch_add(n as u64, Relaxed);
+                    } else {
+                        self.stats.tx_errors.fetch_add(n as u64, Relaxed);
+                    }
+                    first += n;
+                }
             }
+        } else {
+            self.stats.tx_errors.fetch_add(1, Relaxed);
         }
-        TSO_SCRATCH.with(|s| *s.borrow_mut() = flat);
+        TSO_SCRATCH.with(|s| *s.borrow_mut() = hdrs);
     }
 
-    /// One `sendmsg`, with a UDP GSO segment size if given.
-    fn send_one(&self, a: &SockAddr, data: &[u8], segment: Option<u16>) -> bool {
+    /// One `sendmsg` of the concatenation of `iov`, as datagrams of
+    /// `segment` bytes (UDP GSO) if given, else as one datagram.
+    fn send_iov(&self, a: &SockAddr, iov: &[libc::iovec], segment: Option<u16>) -> bool {
         let (p, l) = a.as_ptr();
-        let mut iov = libc::iovec {
-            iov_base: data.as_ptr() as *mut _,
-            iov_len: data.len(),
-        };
-        let space = unsafe_cmsg_space(size_of::<u16>());
         let mut ctl = [0u64; 4];
         // SAFETY: all-zero msghdr is valid; filled below.
         let mut m: libc::msghdr = unsafe { zeroed() };
         m.msg_name = p as *mut _;
         m.msg_namelen = l;
-        m.msg_iov = &mut iov;
-        m.msg_iovlen = 1;
+        m.msg_iov = iov.as_ptr() as *mut _;
+        m.msg_iovlen = iov.len();
         if let Some(seg) = segment {
             // SAFETY: `ctl` is 32 aligned bytes, room for one cmsghdr and
             // a u16 (CMSG_SPACE(2) is 24 on LP64).
@@ -300,10 +316,11 @@ impl UdpSock {
                 libc::CMSG_DATA(h).cast::<u16>().write_unaligned(seg);
             }
             m.msg_control = ctl.as_mut_ptr().cast();
-            m.msg_controllen = space as _;
+            m.msg_controllen = unsafe_cmsg_space(size_of::<u16>()) as _;
         }
         loop {
-            // SAFETY: `m` points at live address, iovec and control data.
+            // SAFETY: `m` points at a live address, iovecs over live
+            // buffers, and control data.
             let r = unsafe { libc::sendmsg(self.fd.as_raw_fd(), &m, 0) };
             if r >= 0 {
                 return true;
@@ -314,10 +331,11 @@ impl UdpSock {
                 Some(libc::EIO) | Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)
                     if segment.is_some() =>
                 {
+                    // No UDP GSO here: the same datagrams one at a time,
+                    // from now on.
                     tracing::warn!(error = %e, "UDP GSO refused; sending datagrams singly from now on");
                     self.gso.store(false, Relaxed);
-                    let size = segment.unwrap_or(0) as usize;
-                    return data.chunks(size.max(1)).all(|c| self.send_one(a, c, None));
+                    return iov.chunks(2).all(|pair| self.send_iov(a, pair, None));
                 }
                 _ => return false,
             }

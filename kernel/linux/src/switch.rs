@@ -68,10 +68,19 @@ impl Port {
     /// many frames it stands for (a coalesced super-frame stands for
     /// several), for the counters.
     fn write_vnet(&self, hdr: &[u8], frame: &[u8], count: u64) {
-        match self.tap.write_vnet(hdr, frame) {
-            Ok(_) => {
+        self.write_parts(&[hdr, frame], count);
+    }
+
+    /// Writes one frame given as parts (`virtio_net_hdr` first), which
+    /// stands for `count` frames in the counters.
+    fn write_parts(&self, parts: &[&[u8]], count: u64) {
+        match self.tap.write_parts(parts) {
+            Ok(n) => {
                 self.stats.in_frames.fetch_add(count, Relaxed);
-                self.stats.in_bytes.fetch_add(frame.len() as u64, Relaxed);
+                let hdr = parts.first().map_or(0, |h| h.len());
+                self.stats
+                    .in_bytes
+                    .fetch_add(n.saturating_sub(hdr) as u64, Relaxed);
             }
             Err(e) => {
                 if self.stats.in_drops.fetch_add(count, Relaxed) == 0 {
@@ -184,16 +193,7 @@ impl VSwitch {
         let mut scratch = GRO_SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
         let flush = |port: Option<&Arc<Port>>, run: &mut Vec<&[u8]>, scratch: &mut Vec<u8>| {
             if let Some(p) = port {
-                crate::gro::coalesce(run, scratch, |h, f| {
-                    let n = if h[1] == 0 {
-                        1
-                    } else {
-                        f.len()
-                            .div_ceil(usize::from(u16::from_ne_bytes([h[4], h[5]])).max(1))
-                            as u64
-                    };
-                    p.write_vnet(h, f, n)
-                });
+                crate::gro::coalesce(run, scratch, |parts, n| p.write_parts(parts, n));
             }
             run.clear();
         };

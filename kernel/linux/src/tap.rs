@@ -225,20 +225,18 @@ impl Tap {
         }
     }
 
-    /// Writes one frame behind its `virtio_net_hdr`.
-    pub fn write_vnet(&self, hdr: &[u8], frame: &[u8]) -> io::Result<usize> {
-        let iov = [
-            libc::iovec {
-                iov_base: hdr.as_ptr() as *mut _,
-                iov_len: hdr.len(),
-            },
-            libc::iovec {
-                iov_base: frame.as_ptr() as *mut _,
-                iov_len: frame.len(),
-            },
-        ];
-        // SAFETY: two iovecs over live, readable buffers.
-        let n = unsafe { libc::writev(self.fd.as_raw_fd(), iov.as_ptr(), 2) };
+    /// Writes one frame given as parts, its `virtio_net_hdr` first.
+    pub fn write_parts(&self, parts: &[&[u8]]) -> io::Result<usize> {
+        let iov: Vec<libc::iovec> = parts
+            .iter()
+            .map(|p| libc::iovec {
+                iov_base: p.as_ptr() as *mut _,
+                iov_len: p.len(),
+            })
+            .collect();
+        // SAFETY: iovecs over live, readable buffers.
+        let n =
+            unsafe { libc::writev(self.fd.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int) };
         if n < 0 {
             Err(io::Error::last_os_error())
         } else {
