@@ -352,87 +352,77 @@ impl Drop for Query {
     }
 }
 
-/// An ARP or NDP question: [`reply`](ArpQuery::reply) with the MAC that
-/// owns the address, or drop it.
+/// Which reply a [`MacQuery`] is answered with.
+pub trait MacReply {
+    type Handle;
+    fn reply_fn() -> Option<unsafe extern "C" fn(*mut Self::Handle, c_int)>;
+}
+
+/// ARP and NDP questions (`libvarpd_plugin_arp_reply`).
 #[derive(Debug)]
-pub struct ArpQuery {
-    h: *mut sys::varpd_arp_handle_t,
+pub enum Arp {}
+
+impl MacReply for Arp {
+    type Handle = sys::varpd_arp_handle_t;
+    fn reply_fn() -> Option<unsafe extern "C" fn(*mut Self::Handle, c_int)> {
+        lib().arp_reply
+    }
+}
+
+/// DHCP redirect questions (`libvarpd_plugin_dhcp_reply`).
+#[derive(Debug)]
+pub enum Dhcp {}
+
+impl MacReply for Dhcp {
+    type Handle = sys::varpd_dhcp_handle_t;
+    fn reply_fn() -> Option<unsafe extern "C" fn(*mut Self::Handle, c_int)> {
+        lib().dhcp_reply
+    }
+}
+
+/// A question answered with a MAC address: who owns an address (ARP,
+/// NDP), or where a DHCP request should go. [`reply`](MacQuery::reply)
+/// or drop it; one dropped unanswered answers DROP.
+#[derive(Debug)]
+pub struct MacQuery<K: MacReply> {
+    h: *mut K::Handle,
     out: *mut u8,
 }
 
-// SAFETY: as `Query`.
-unsafe impl Send for ArpQuery {}
+/// An ARP or NDP question.
+pub type ArpQuery = MacQuery<Arp>;
+/// A DHCP redirect question.
+pub type DhcpQuery = MacQuery<Dhcp>;
 
-impl ArpQuery {
+// SAFETY: as `Query`.
+unsafe impl<K: MacReply> Send for MacQuery<K> {}
+
+impl<K: MacReply> MacQuery<K> {
     fn finish(mut self, action: c_int) {
         let h = core::mem::replace(&mut self.h, core::ptr::null_mut());
-        if let Some(f) = lib().arp_reply {
+        if let Some(f) = K::reply_fn() {
             // SAFETY: the live handle, consumed once.
             unsafe { f(h, action) }
         }
     }
 
-    /// The address is `mac`'s.
+    /// The answer is `mac`.
     pub fn reply(self, mac: EtherAddr) {
         // SAFETY: varpd's 6-byte answer slot.
         unsafe { core::ptr::copy_nonoverlapping(mac.0.as_ptr(), self.out, 6) };
         self.finish(sys::VARPD_LOOKUP_OK)
     }
 
-    /// Unknown address.
+    /// No answer: drop the frame.
     pub fn drop_frame(self) {
         self.finish(sys::VARPD_LOOKUP_DROP)
     }
 }
 
-impl Drop for ArpQuery {
+impl<K: MacReply> Drop for MacQuery<K> {
     fn drop(&mut self) {
         if !self.h.is_null()
-            && let Some(f) = lib().arp_reply
-        {
-            // SAFETY: the live handle, not yet answered.
-            unsafe { f(self.h, sys::VARPD_LOOKUP_DROP) }
-        }
-    }
-}
-
-/// A DHCP redirect question: [`reply`](DhcpQuery::reply) with the MAC to
-/// send the request to, or drop it.
-#[derive(Debug)]
-pub struct DhcpQuery {
-    h: *mut sys::varpd_dhcp_handle_t,
-    out: *mut u8,
-}
-
-// SAFETY: as `Query`.
-unsafe impl Send for DhcpQuery {}
-
-impl DhcpQuery {
-    fn finish(mut self, action: c_int) {
-        let h = core::mem::replace(&mut self.h, core::ptr::null_mut());
-        if let Some(f) = lib().dhcp_reply {
-            // SAFETY: the live handle, consumed once.
-            unsafe { f(h, action) }
-        }
-    }
-
-    /// Redirect to `mac`.
-    pub fn reply(self, mac: EtherAddr) {
-        // SAFETY: varpd's 6-byte answer slot.
-        unsafe { core::ptr::copy_nonoverlapping(mac.0.as_ptr(), self.out, 6) };
-        self.finish(sys::VARPD_LOOKUP_OK)
-    }
-
-    /// No redirect: drop the request.
-    pub fn drop_frame(self) {
-        self.finish(sys::VARPD_LOOKUP_DROP)
-    }
-}
-
-impl Drop for DhcpQuery {
-    fn drop(&mut self) {
-        if !self.h.is_null()
-            && let Some(f) = lib().dhcp_reply
+            && let Some(f) = K::reply_fn()
         {
             // SAFETY: the live handle, not yet answered.
             unsafe { f(self.h, sys::VARPD_LOOKUP_DROP) }
