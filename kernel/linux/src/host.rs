@@ -35,6 +35,9 @@ struct Vnic {
     port: Arc<Port>,
     switch: Arc<VSwitch>,
     overlay: u32,
+    /// `HV_F_MAC` if the address was given (dladm's `fixed`), else 0
+    /// (`random`).
+    flags: u16,
     reader: Option<JoinHandle<()>>,
 }
 
@@ -199,6 +202,7 @@ impl Host {
                 port,
                 switch,
                 overlay: req.hv_overlay,
+                flags: req.hv_flags & overlay_client::proto::HV_F_MAC,
                 reader: Some(reader),
             },
         );
@@ -231,6 +235,7 @@ impl Host {
                     hv_linkid: *id,
                     hv_overlay: v.overlay,
                     hv_mac: v.port.mac.0,
+                    hv_flags: v.flags,
                     hv_ifindex: v.port.tap.ifindex(),
                     ..Default::default()
                 };
@@ -258,7 +263,11 @@ impl Host {
         }
         let dev = self.overlay.device(linkid).ok_or(Errno::ENOENT)?;
         let s = &dev.stats;
+        // `link_state` as the MAC kstat has it: 1 once the device is
+        // activated (its link goes up in OVERLAY_IOC_ACTIVATE), else 0.
+        let up = dev.flags() & overlay::dev::flags::ACTIVATED != 0;
         let mut out = vec![
+            ("link_state", u64::from(up)),
             ("tx_frames", s.tx_frames.load(Relaxed)),
             ("tx_bytes", s.tx_bytes.load(Relaxed)),
             ("rx_frames", s.rx_frames.load(Relaxed)),
