@@ -128,6 +128,34 @@ impl Dladm {
         VarpdClient::connect(varpd_door_path())
     }
 
+    /// A connection to varpd, starting it first if need be, as libdladm
+    /// enables `svc:/network/varpd:default` before creating an overlay
+    /// (and waits up to 15 s for it). Off illumos the service manager is
+    /// not ours to drive: varpd must be running.
+    pub fn varpd_enabled(&self) -> Result<VarpdClient, ClientError> {
+        match self.varpd() {
+            Ok(v) => Ok(v),
+            #[cfg(target_os = "illumos")]
+            Err(_) => {
+                let _ = std::process::Command::new("/usr/sbin/svcadm")
+                    .args(["enable", "-s", "svc:/network/varpd:default"])
+                    .status();
+                let t0 = std::time::Instant::now();
+                loop {
+                    match self.varpd() {
+                        Ok(v) => return Ok(v),
+                        Err(e) if t0.elapsed() >= std::time::Duration::from_secs(15) => {
+                            return Err(e);
+                        }
+                        Err(_) => std::thread::sleep(std::time::Duration::from_secs(1)),
+                    }
+                }
+            }
+            #[cfg(not(target_os = "illumos"))]
+            Err(e) => Err(e),
+        }
+    }
+
     /// `dladm_name2info`: id and class.
     pub fn name2info(&self, name: &str) -> Result<Link, Status> {
         let (id, class) = self.drv.link_lookup(name).map_err(st)?;
@@ -194,8 +222,8 @@ impl Dladm {
         vid: u64,
         props: &[(String, String)],
     ) -> Result<u32, Failure> {
-        // libdladm enables varpd first; here it must be reachable.
-        let vch = self.varpd().map_err(|e| Failure {
+        // libdladm enables varpd first.
+        let vch = self.varpd_enabled().map_err(|e| Failure {
             status: st(e_clone(&e)),
             errs: vec![format!(
                 "failed to create libvarpd handle: {}",

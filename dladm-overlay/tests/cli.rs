@@ -618,6 +618,21 @@ fn a_failed_create_leaves_nothing_behind() {
     r.ok(&["delete-overlay", "ov0"]);
     assert_eq!(r.saved_instances(), 0);
     assert_eq!(r.ok(&["show-link"]), "");
+
+    // varpd not running: refused before anything is made.
+    let mut r = r;
+    stop(r.varpd.take().unwrap());
+    let o = r.dladm(DIRECT);
+    assert_eq!(o.code, 1);
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert!(
+        lines.len() == 2
+            && lines[0].starts_with("dladm-overlay: warning: failed to create libvarpd handle: ")
+            && lines[1] == "dladm-overlay: overlay creation failed: operation failed",
+        "{}",
+        o.stderr
+    );
+    assert_eq!(r.ok(&["show-link"]), "");
 }
 
 #[test]
