@@ -307,14 +307,17 @@ impl Dladm {
             Err(e) if e.errno() == Some(Errno::ENOENT) => {}
             Err(e) => return Err(st(e)),
         }
+        // With varpd not running, the device is gone all the same, and the
+        // instance it saved for the link is discarded when varpd starts
+        // (its restore drops instances whose link no longer exists); so,
+        // unlike illumos, that is not a failure of the delete.
         let mut result = Ok(());
-        match self.varpd() {
-            Ok(vch) => match vch.lookup(linkid) {
+        if let Ok(vch) = self.varpd() {
+            match vch.lookup(linkid) {
                 Ok(id) => result = vch.destroy(id).map_err(st),
                 Err(e) if e.errno() == Some(Errno::ENOENT) => {}
                 Err(e) => result = Err(st(e)),
-            },
-            Err(e) => result = Err(st(e)),
+            }
         }
         let _ = self.drv.link_delete(linkid);
         result
