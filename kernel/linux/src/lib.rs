@@ -24,6 +24,7 @@ pub mod gro;
 pub mod host;
 pub mod offload;
 pub mod platform;
+pub mod pool;
 pub mod sock;
 pub mod switch;
 pub mod tap;

@@ -61,30 +61,44 @@ pub enum OffloadError {
 /// offset) to the partial sum `sum`.
 ///
 /// The one's-complement sum does not care about byte order except for a
-/// final swap, so the words are added in native order, 32 bits at a
-/// time into four 64-bit accumulators that cannot overflow, and the
-/// folded result is swapped into network order once (RFC 1071 §2).
+/// final swap, so the words are added in native order and the folded
+/// result is swapped into network order once (RFC 1071 §2).
 #[inline]
 pub fn csum_partial(data: &[u8], sum: u64) -> u64 {
-    let (mut a, mut b, mut c, mut d) = (0u64, 0u64, 0u64, 0u64);
-    let mut chunks = data.chunks_exact(16);
+    // The one's-complement sum is the same whatever the word size, as
+    // long as carries wrap around: add native 64-bit words into 128-bit
+    // accumulators (whose upper halves collect the carries), four at a
+    // time so the additions do not wait on each other, and fold once.
+    // This runs at about twice the speed of 32-bit words in 64-bit sums.
+    let (mut a, mut b, mut c, mut d) = (0u128, 0u128, 0u128, 0u128);
+    let word = |x: &[u8]| u64::from_ne_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
+    let mut chunks = data.chunks_exact(32);
     for ch in &mut chunks {
-        a += u32::from_ne_bytes([ch[0], ch[1], ch[2], ch[3]]) as u64;
-        b += u32::from_ne_bytes([ch[4], ch[5], ch[6], ch[7]]) as u64;
-        c += u32::from_ne_bytes([ch[8], ch[9], ch[10], ch[11]]) as u64;
-        d += u32::from_ne_bytes([ch[12], ch[13], ch[14], ch[15]]) as u64;
+        a += u128::from(word(&ch[0..8]));
+        b += u128::from(word(&ch[8..16]));
+        c += u128::from(word(&ch[16..24]));
+        d += u128::from(word(&ch[24..32]));
     }
+    let mut total = a + b + c + d;
     let mut rest = chunks.remainder();
+    while rest.len() >= 8 {
+        total += u128::from(word(rest));
+        rest = &rest[8..];
+    }
     while rest.len() >= 2 {
-        a += u16::from_ne_bytes([rest[0], rest[1]]) as u64;
+        total += u128::from(u16::from_ne_bytes([rest[0], rest[1]]));
         rest = &rest[2..];
     }
     if let [last] = rest {
         // A trailing byte is the high byte of a network-order word: the
         // word [last, 0] in memory.
-        a += u16::from_ne_bytes([*last, 0]) as u64;
+        total += u128::from(u16::from_ne_bytes([*last, 0]));
     }
-    let native = fold16(a.wrapping_add(b).wrapping_add(c).wrapping_add(d));
+    // Fold the carries back in: 128 -> 64 bits (twice covers the carry
+    // the first fold can make), then to 16.
+    let total = u128::from(total as u64) + (total >> 64);
+    let total = u128::from(total as u64) + (total >> 64);
+    let native = fold16(total as u64);
     sum + u16::from_be(native) as u64
 }
 
@@ -464,9 +478,15 @@ mod csum_test {
             assert_eq!(csum_fold(csum_partial(&d, 0)), reference(&d), "len {len}");
         }
         // All ones: the end-around carry everywhere.
-        assert_eq!(
-            csum_fold(csum_partial(&[0xff; 4096], 0)),
-            reference(&[0xff; 4096])
-        );
+        for len in [4096, 8999, 65535] {
+            for b in [0xff, 0xfe, 0x80] {
+                let d = vec![b; len];
+                assert_eq!(
+                    csum_fold(csum_partial(&d, 0)),
+                    reference(&d),
+                    "{b:#x} x {len}"
+                );
+            }
+        }
     }
 }

@@ -231,6 +231,7 @@ impl UdpSock {
                 Some(t) => {
                     self.send_plain(&mut plain);
                     self.send_tso(&d, &f, &t);
+                    crate::pool::recycle(std::iter::once(f));
                 }
             }
         }
@@ -520,13 +521,23 @@ fn rx_loop(
         })
         .collect();
     let mut frames: Vec<PktBuf> = Vec::with_capacity(BATCH);
+    // recvmmsg blocks for the first datagram (MSG_WAITFORONE takes what
+    // else is queued without waiting), up to the receive timeout, after
+    // which the stop flag is looked at: one system call per batch where
+    // poll(2) then recvmmsg made two.
+    let blocking = set_rcvtimeo(raw, POLL_MS).is_ok();
+    if !blocking {
+        tracing::debug!("no SO_RCVTIMEO: polling before each receive");
+    }
     while !stop.load(Relaxed) {
-        match poll_readable(raw, POLL_MS) {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(_) => {
-                stats.rx_errors.fetch_add(1, Relaxed);
-                continue;
+        if !blocking {
+            match poll_readable(raw, POLL_MS) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(_) => {
+                    stats.rx_errors.fetch_add(1, Relaxed);
+                    continue;
+                }
             }
         }
         for m in msgs.iter_mut() {
@@ -540,7 +551,11 @@ fn rx_loop(
                 raw,
                 msgs.as_mut_ptr(),
                 BATCH as u32,
-                libc::MSG_DONTWAIT,
+                if blocking {
+                    libc::MSG_WAITFORONE
+                } else {
+                    libc::MSG_DONTWAIT
+                },
                 std::ptr::null_mut(),
             )
         };
@@ -558,12 +573,35 @@ fn rx_loop(
             // `iovs[k]` points at and nothing else touches meanwhile.
             let data = unsafe { std::slice::from_raw_parts(iovs[k].iov_base.cast::<u8>(), len) };
             for d in data.chunks(seg) {
-                frames.push(PktBuf::new(d));
+                frames.push(crate::pool::frame_from(d));
             }
         }
         stats.rx_datagrams.fetch_add(frames.len() as u64, Relaxed);
         let Some(mux) = mux.upgrade() else { break };
         mux.rx_batch(platform, frames.drain(..));
+    }
+}
+
+/// Sets `SO_RCVTIMEO`: blocking receives return `EAGAIN` after `ms`.
+fn set_rcvtimeo(fd: i32, ms: i32) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: libc::time_t::from(ms / 1000),
+        tv_usec: libc::suseconds_t::from((ms % 1000) * 1000),
+    };
+    // SAFETY: setsockopt with a timeval of the size we pass.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 

@@ -219,7 +219,7 @@ impl VSwitch {
         }
         flush(run_port, &mut run, &mut scratch);
         drop(run);
-        frames.clear();
+        crate::pool::recycle(frames.drain(..));
         GRO_SCRATCH.with(|s| *s.borrow_mut() = scratch);
     }
 
@@ -292,7 +292,7 @@ pub fn port_reader(platform: LinuxPlatform, switch: Arc<VSwitch>, port: Arc<Port
     // Frames are read straight into a frame buffer: a large one (a TCP
     // super-frame) is handed on as it is and a new buffer taken; a small
     // one is copied out and the buffer read into again.
-    let mut big = PktBuf::with_headroom(HEADROOM, READ_MAX);
+    let mut big = crate::pool::big(HEADROOM, READ_MAX);
     let fd = port.tap.fd();
     while !port.stop.load(Relaxed) {
         match poll_readable(fd, 200) {
@@ -313,7 +313,7 @@ pub fn port_reader(platform: LinuxPlatform, switch: Arc<VSwitch>, port: Arc<Port
                 Ok(n) => n,
             };
             let f = if n > COPY_MAX {
-                std::mem::replace(&mut big, PktBuf::with_headroom(HEADROOM, READ_MAX))
+                std::mem::replace(&mut big, crate::pool::big(HEADROOM, READ_MAX))
             } else {
                 PktBuf::new(big.bytes())
             };

@@ -90,6 +90,19 @@ impl PktBuf {
         Ok(n)
     }
 
+    /// Makes this buffer a frame holding a copy of `bytes` with
+    /// `headroom`, reusing its allocation when it is large enough (a
+    /// buffer recycled for the next received frame).
+    pub fn reset_from(&mut self, headroom: usize, bytes: &[u8]) {
+        self.clear(headroom);
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The bytes the buffer can hold without reallocating.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Empties the frame, keeping its headroom and capacity.
     pub fn clear(&mut self, headroom: usize) {
         self.buf.clear();

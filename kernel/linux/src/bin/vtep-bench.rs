@@ -70,7 +70,13 @@ fn main() {
         "{} is missing: build the overlay-linux package",
         overlayd.display()
     );
-    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+
+    // `VTEP_BENCH_ONLY=ours` runs only overlayd (for profiling it).
+    if std::env::var("VTEP_BENCH_ONLY").as_deref() == Ok("ours") {
+        let ours = run_ours(&overlayd, secs);
+        println!("overlayd:            {ours:6.2} Gbit/s");
+        return;
+    }
 
     let veth = {
         let (a, b) = (Netns::new("va"), Netns::new("vb"));
@@ -88,28 +94,49 @@ fn main() {
     };
     println!("Linux kernel vxlan:  {kernel:6.2} Gbit/s");
 
-    let ours = {
-        let (a, b) = (Netns::new("oa"), Netns::new("ob"));
-        link(&a, &b, "192.0.2.1/24", "192.0.2.2/24");
-        let (da, db) = (Daemon::start(&overlayd, &a), Daemon::start(&overlayd, &b));
-        let bcast = [0xff; 6];
-        let ova = setup_overlay(
-            &da,
-            42,
-            ip("192.0.2.1"),
-            &[(mac(2), ip("192.0.2.2")), (bcast, ip("192.0.2.2"))],
-        );
-        let ovb = setup_overlay(
-            &db,
-            42,
-            ip("192.0.2.2"),
-            &[(mac(1), ip("192.0.2.1")), (bcast, ip("192.0.2.1"))],
-        );
-        vnic(&a, &da, &ova, "vnic0", mac(1), "198.51.100.1/24");
-        vnic(&b, &db, &ovb, "vnic0", mac(2), "198.51.100.2/24");
-        ping(&a, "198.51.100.2", &[&da, &db]);
-        iperf(&a, &b, "198.51.100.2", secs)
-    };
+    let ours = run_ours(&overlayd, secs);
     println!("overlayd:            {ours:6.2} Gbit/s");
     println!("ours / kernel vxlan: {:6.2}", ours / kernel);
+}
+
+/// Two namespaces, overlayd on each, one VNIC each side, iperf3 across.
+fn run_ours(overlayd: &std::path::Path, secs: u32) -> f64 {
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let (a, b) = (Netns::new("oa"), Netns::new("ob"));
+    link(&a, &b, "192.0.2.1/24", "192.0.2.2/24");
+    let (da, db) = (Daemon::start(overlayd, &a), Daemon::start(overlayd, &b));
+    let bcast = [0xff; 6];
+    let ova = setup_overlay(
+        &da,
+        42,
+        ip("192.0.2.1"),
+        &[(mac(2), ip("192.0.2.2")), (bcast, ip("192.0.2.2"))],
+    );
+    let ovb = setup_overlay(
+        &db,
+        42,
+        ip("192.0.2.2"),
+        &[(mac(1), ip("192.0.2.1")), (bcast, ip("192.0.2.1"))],
+    );
+    vnic(&a, &da, &ova, "vnic0", mac(1), "198.51.100.1/24");
+    vnic(&b, &db, &ovb, "vnic0", mac(2), "198.51.100.2/24");
+    ping(&a, "198.51.100.2", &[&da, &db]);
+    let gbps = iperf(&a, &b, "198.51.100.2", secs);
+    // `VTEP_BENCH_STATS=1`: where packets were dropped on the way.
+    if std::env::var_os("VTEP_BENCH_STATS").is_some() {
+        for (name, ns) in [("sender", &a), ("receiver", &b)] {
+            println!("-- {name}: drops");
+            println!("{}", ns.sh(&["ip", "-s", "link", "show", "vnic0"]));
+            let snmp = ns.sh(&["nstat", "-az"]);
+            for l in snmp.lines().filter(|l| {
+                (l.contains("Err") || l.contains("Drop") || l.contains("Retrans"))
+                    && l.split_whitespace().nth(1).is_none_or(|v| v != "0")
+            }) {
+                println!("{l}");
+            }
+        }
+        println!("{}", da.counters());
+        println!("{}", db.counters());
+    }
+    gbps
 }
