@@ -294,22 +294,31 @@ pub fn port_reader(platform: LinuxPlatform, switch: Arc<VSwitch>, port: Arc<Port
     // one is copied out and the buffer read into again.
     let mut big = crate::pool::big(HEADROOM, READ_MAX);
     let fd = port.tap.fd();
+    // After a batch that filled up, more is surely queued: read again
+    // without asking poll(2) first.
+    let mut more = false;
     while !port.stop.load(Relaxed) {
-        match poll_readable(fd, 200) {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(e) => {
-                tracing::error!(vnic = port.tap.name(), error = %e, "poll failed");
-                std::thread::sleep(std::time::Duration::from_millis(100));
-                continue;
+        if !more {
+            match poll_readable(fd, 200) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::error!(vnic = port.tap.name(), error = %e, "poll failed");
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    continue;
+                }
             }
         }
+        more = true;
         for _ in 0..READ_BATCH {
             big.clear(HEADROOM);
             // SAFETY: read_raw writes at most READ_MAX bytes at the
             // pointer fill_raw gives it and reports how many.
             let n = match unsafe { big.fill_raw(READ_MAX, |p, cap| port.tap.read_raw(p, cap)) } {
-                Ok(0) | Err(_) => break,
+                Ok(0) | Err(_) => {
+                    more = false;
+                    break;
+                }
                 Ok(n) => n,
             };
             let f = if n > COPY_MAX {
