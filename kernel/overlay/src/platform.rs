@@ -69,6 +69,14 @@ pub trait Event: Send + Sync {
     fn generation(&self) -> u64;
     /// Advances the generation and wakes every waiter.
     fn notify_all(&self);
+    /// Advances the generation and wakes at least one waiter, if any
+    /// sleeps (illumos `cv_signal`). Waiters that are not woken keep
+    /// sleeping although the generation moved: use it where any one
+    /// waiter can do the work, and have that one wake the next if work
+    /// is left. The default wakes every waiter, which is always correct.
+    fn notify_one(&self) {
+        self.notify_all();
+    }
     /// Sleeps until the generation differs from `seen` or `timeout_ns`
     /// passes. Returns false on timeout.
     fn wait_changed(&self, seen: u64, timeout_ns: u64) -> bool;
