@@ -51,11 +51,13 @@
 //! and then hands it to the transport. Failures are a [`ClientError`]:
 //! the driver's errno, or a transport failure.
 //!
-//! A socket connection carries one command at a time (the protocol has
-//! no request ids), so a `Client` shared between threads serialises its
-//! commands, and a `LOOKUP` (which waits up to a second for work) holds
-//! up the others on the same client for that long. On illumos the
-//! kernel runs concurrent ioctls on one descriptor in parallel.
+//! A `Client` is shared between threads as a descriptor is: on illumos
+//! the kernel runs concurrent ioctls on one descriptor in parallel, and
+//! the socket protocol is multiplexed to match (requests carry ids,
+//! replies come back in any order, see [`proto`]). So a `LOOKUP` waiting
+//! up to a second for work on one thread holds up nothing another thread
+//! sends on the same client, and varpd runs its `2 × ncpu + 1` lookup
+//! threads on one handle on both transports.
 
 #![deny(missing_debug_implementations)]
 

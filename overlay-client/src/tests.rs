@@ -24,8 +24,15 @@ use crate::{Client, ClientError, Errno, IoData};
 #[derive(Debug)]
 struct Req {
     cmd: u32,
+    id: u64,
     arg: Vec<u8>,
     data: Vec<u8>,
+}
+
+thread_local! {
+    /// The id of the request a fake server read last: what [`reply`]
+    /// answers (the servers that answer in turn need not track ids).
+    static LAST_ID: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 impl Req {
@@ -51,13 +58,15 @@ fn read_req(s: &mut UnixStream) -> Option<Req> {
         Err(e) => panic!("server read: {e}"),
     }
     assert_eq!(h.magic, REQ_MAGIC, "request magic");
-    assert!(h.arg_len <= MAX_PAYLOAD && h.data_len <= MAX_PAYLOAD);
+    assert!(h.is_valid());
     let mut arg = vec![0; h.arg_len as usize];
     let mut data = vec![0; h.data_len as usize];
     s.read_exact(&mut arg).unwrap();
     s.read_exact(&mut data).unwrap();
+    LAST_ID.with(|l| l.set(h.id));
     Some(Req {
         cmd: h.cmd,
+        id: h.id,
         arg,
         data,
     })
@@ -69,12 +78,18 @@ fn expect_req(s: &mut UnixStream, cmd: u32) -> Req {
     r
 }
 
-fn reply(s: &mut UnixStream, errno: u32, arg: &[u8], data: &[u8]) {
-    let h = RepHdr::new(errno, arg.len() as u32, data.len() as u32);
+/// Answers request `id`.
+fn reply_to(s: &mut UnixStream, id: u64, errno: u32, arg: &[u8], data: &[u8]) {
+    let h = RepHdr::new(errno, id, arg.len() as u32, data.len() as u32);
     let mut b = h.as_bytes().to_vec();
     b.extend_from_slice(arg);
     b.extend_from_slice(data);
     s.write_all(&b).unwrap();
+}
+
+/// Answers the request read last.
+fn reply(s: &mut UnixStream, errno: u32, arg: &[u8], data: &[u8]) {
+    reply_to(s, LAST_ID.with(|l| l.get()), errno, arg, data);
 }
 
 fn ok(s: &mut UnixStream, arg: &[u8]) {
@@ -474,7 +489,7 @@ fn bad_magic_is_io_error() {
     let (first, second) = run(
         |s| {
             expect_req(s, OVERLAY_IOC_NPROPS);
-            let mut h = RepHdr::new(0, 8, 0);
+            let mut h = RepHdr::new(0, 1, 8, 0);
             h.magic = u32::from_be_bytes(*b"XXXX");
             s.write_all(h.as_bytes()).unwrap();
             // The client may already have shut the connection down after
@@ -499,7 +514,7 @@ fn oversized_length_fails_without_reading() {
         let e = run(
             move |s| {
                 expect_req(s, OVERLAY_IOC_NPROPS);
-                s.write_all(RepHdr::new(0, arg_len, data_len).as_bytes())
+                s.write_all(RepHdr::new(0, 1, arg_len, data_len).as_bytes())
                     .unwrap();
                 // Hold the connection open: a client that tried to read
                 // the announced bytes would wait here, not fail.
@@ -724,20 +739,58 @@ fn host_commands() {
     assert_eq!(r.5, 0);
 }
 
+/// Many threads share one client; the server answers whatever it has
+/// in reverse order of arrival, so replies rarely come back in the order
+/// asked. Every caller gets its own answer.
 #[test]
-fn shared_client_keeps_replies_in_order() {
+fn concurrent_callers_get_their_own_replies() {
+    const THREADS: u32 = 8;
     const N: u32 = 200;
     let (a, mut b) = UnixStream::pair().unwrap();
     let server = thread::spawn(move || {
-        while let Some(r) = read_req(&mut b) {
+        let answer = |b: &mut UnixStream, r: &Req| {
             assert_eq!(r.cmd, OVERLAY_IOC_NPROPS);
             let mut n: OverlayIocNprops = r.arg();
             n.oipn_nprops = n.oipn_linkid as i32 * 10;
-            ok(&mut b, n.as_bytes());
+            reply_to(b, r.id, 0, n.as_bytes(), &[]);
+        };
+        let mut held: Vec<Req> = Vec::new();
+        let mut answered = 0u32;
+        b.set_read_timeout(Some(Duration::from_millis(2))).unwrap();
+        loop {
+            let mut h = ReqHdr::new_zeroed();
+            match b.read(&mut h.as_mut_bytes()[..1]) {
+                Ok(0) => break,
+                Ok(_) => {
+                    b.set_read_timeout(None).unwrap();
+                    b.read_exact(&mut h.as_mut_bytes()[1..]).unwrap();
+                    assert!(h.is_valid());
+                    let mut arg = vec![0; h.arg_len as usize];
+                    b.read_exact(&mut arg).unwrap();
+                    assert!(held.iter().all(|r| r.id != h.id), "ids are unique");
+                    held.push(Req {
+                        cmd: h.cmd,
+                        id: h.id,
+                        arg,
+                        data: Vec::new(),
+                    });
+                    b.set_read_timeout(Some(Duration::from_millis(2))).unwrap();
+                    if held.len() < THREADS as usize {
+                        continue;
+                    }
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) => panic!("server read: {e}"),
+            }
+            while let Some(r) = held.pop() {
+                answer(&mut b, &r);
+                answered += 1;
+            }
         }
+        assert_eq!(answered, THREADS * N);
     });
     let c = Arc::new(Client::from_stream(a).unwrap());
-    let workers: Vec<_> = (1..=4u32)
+    let workers: Vec<_> = (1..=THREADS)
         .map(|t| {
             let c = Arc::clone(&c);
             thread::spawn(move || {
@@ -752,6 +805,150 @@ fn shared_client_keeps_replies_in_order() {
         w.join().unwrap();
     }
     drop(c);
+    server.join().unwrap();
+}
+
+/// A LOOKUP waiting for work on one thread holds up nothing: a RESPOND
+/// and a PKT from other threads are sent and answered meanwhile.
+#[test]
+fn blocked_lookup_does_not_hold_up_other_commands() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let (got_lookup_tx, got_lookup) = std::sync::mpsc::channel::<()>();
+    let (others_done_tx, others_done) = std::sync::mpsc::channel::<()>();
+    let server = thread::spawn(move || {
+        let lookup = expect_req(&mut b, OVERLAY_TARG_LOOKUP);
+        got_lookup_tx.send(()).unwrap();
+        let r = expect_req(&mut b, OVERLAY_TARG_RESPOND);
+        assert_eq!(r.arg::<OverlayTargResp>().otr_reqid, 41);
+        reply_to(&mut b, r.id, 0, &[], &[]);
+        let r = expect_req(&mut b, OVERLAY_TARG_PKT);
+        let mut p: OverlayTargPkt = r.arg();
+        p.otp_size = 3;
+        reply_to(&mut b, r.id, 0, p.as_bytes(), &[1, 2, 3]);
+        // Only now does the lookup find work.
+        others_done
+            .recv_timeout(Duration::from_secs(10))
+            .expect("RESPOND and PKT returned while the LOOKUP waited");
+        let mut l = OverlayTargLookup::new_zeroed();
+        l.otl_reqid = 42;
+        reply_to(&mut b, lookup.id, 0, l.as_bytes(), &[]);
+        assert!(read_req(&mut b).is_none());
+    });
+    let c = Arc::new(Client::from_stream(a).unwrap());
+    let looker = {
+        let c = c.clone();
+        thread::spawn(move || c.lookup().map(|l| l.otl_reqid))
+    };
+    got_lookup.recv().unwrap();
+    c.respond(41, &point()).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(c.pkt(41, &mut buf).unwrap(), 3);
+    assert_eq!(buf[..3], [1, 2, 3]);
+    others_done_tx.send(()).unwrap();
+    assert_eq!(looker.join().unwrap().unwrap(), 42);
+    drop(c);
+    server.join().unwrap();
+}
+
+/// LOOKUP replies answer any LOOKUP: each of several concurrent lookups
+/// gets exactly one of the requests handed out, whichever it asked with.
+/// An error reply goes to the caller it names.
+#[test]
+fn concurrent_lookups_each_get_one_request() {
+    const THREADS: usize = 6;
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let server = thread::spawn(move || {
+        let mut ids: Vec<u64> = (0..THREADS)
+            .map(|_| expect_req(&mut b, OVERLAY_TARG_LOOKUP).id)
+            .collect();
+        // The first one asked times out; the others get work, newest
+        // first.
+        let first = ids.remove(0);
+        reply_to(&mut b, first, Errno::ETIME.0 as u32, &[], &[]);
+        for (n, id) in ids.iter().rev().enumerate() {
+            let mut l = OverlayTargLookup::new_zeroed();
+            l.otl_reqid = 100 + n as u64;
+            reply_to(&mut b, *id, 0, l.as_bytes(), &[]);
+        }
+        assert!(read_req(&mut b).is_none());
+    });
+    let c = Arc::new(Client::from_stream(a).unwrap());
+    let barrier = Arc::new(std::sync::Barrier::new(THREADS));
+    let lookers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (c, barrier) = (c.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                c.lookup().map(|l| l.otl_reqid).map_err(|e| e.errno())
+            })
+        })
+        .collect();
+    let mut got: Vec<_> = lookers.into_iter().map(|t| t.join().unwrap()).collect();
+    got.sort();
+    let mut want: Vec<_> = (100..100 + THREADS as u64 - 1).map(Ok).collect();
+    want.push(Err(Some(Errno::ETIME)));
+    want.sort();
+    assert_eq!(got, want);
+    drop(c);
+    server.join().unwrap();
+}
+
+/// A reply naming a request that is not in flight puts the stream out
+/// of step: every caller waiting fails, and so does every later call.
+#[test]
+fn reply_for_unknown_id_fails_every_caller() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let server = thread::spawn(move || {
+        let ids: Vec<u64> = (0..3)
+            .map(|_| expect_req(&mut b, OVERLAY_IOC_NPROPS).id)
+            .collect();
+        let stray = ids.iter().max().unwrap() + 1000;
+        reply_to(&mut b, stray, 0, &[0; 8], &[]);
+        assert!(read_req(&mut b).is_none());
+    });
+    let c = Arc::new(Client::from_stream(a).unwrap());
+    let callers: Vec<_> = (0..3)
+        .map(|i| {
+            let c = c.clone();
+            thread::spawn(move || c.nprops(i).unwrap_err())
+        })
+        .collect();
+    for t in callers {
+        let e = t.join().unwrap();
+        assert!(
+            matches!(e, ClientError::Io(ref e) if e.kind() == ErrorKind::InvalidData),
+            "{e}"
+        );
+        assert!(e.to_string().contains("not in flight"), "{e}");
+    }
+    assert!(matches!(c.nprops(1), Err(ClientError::Io(_))));
+    drop(c);
+    server.join().unwrap();
+}
+
+/// The server going away with many commands in flight fails them all,
+/// promptly.
+#[test]
+fn server_gone_fails_every_caller() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let server = thread::spawn(move || {
+        for _ in 0..5 {
+            expect_req(&mut b, OVERLAY_TARG_LOOKUP);
+        }
+    });
+    let c = Arc::new(Client::from_stream(a).unwrap());
+    let t0 = Instant::now();
+    let callers: Vec<_> = (0..5)
+        .map(|_| {
+            let c = c.clone();
+            thread::spawn(move || c.lookup().unwrap_err())
+        })
+        .collect();
+    for t in callers {
+        let e = t.join().unwrap();
+        assert!(matches!(e, ClientError::Io(_)), "{e}");
+    }
+    assert!(t0.elapsed() < Duration::from_secs(5));
     server.join().unwrap();
 }
 
@@ -805,8 +1002,18 @@ fn proto_helpers() {
     assert_eq!(HostCmd::VnicCreate.arg_size(), 52);
     assert_eq!(HostCmd::LinkList.entry_size(), Some(40));
     assert_eq!(HostCmd::Open.entry_size(), None);
-    assert_eq!(
-        ReqHdr::new(1, 2, 3).as_bytes()[..4],
-        REQ_MAGIC.to_ne_bytes()
+    let h = ReqHdr::new(1, 0x0102_0304_0506_0708, 2, 3);
+    assert_eq!(h.as_bytes()[..4], REQ_MAGIC.to_ne_bytes());
+    assert_eq!(h.as_bytes()[8..16], 0x0102_0304_0506_0708u64.to_ne_bytes());
+    assert!(h.is_valid());
+    assert!(!ReqHdr::new(1, 0, MAX_PAYLOAD + 1, 0).is_valid());
+    assert!(!ReqHdr::new(1, 0, 0, MAX_PAYLOAD + 1).is_valid());
+    assert!(
+        !ReqHdr {
+            magic: u32::from_be_bytes(*b"OVLq"),
+            ..h
+        }
+        .is_valid(),
+        "version 1 is refused"
     );
 }

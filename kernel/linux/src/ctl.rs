@@ -1,23 +1,60 @@
 //! The control socket: the illumos ioctl ABI over a Unix stream socket.
 //!
-//! See `overlay_client::proto` for the framing. Each connection is served
-//! by its own thread, so a varpd thread blocked in `OVERLAY_TARG_LOOKUP`
-//! holds nothing but its connection. Only root peers are served (checked
-//! with `SO_PEERCRED`); the socket file is mode 0600 besides.
+//! See `overlay_client::proto` for the framing. Only root peers are
+//! served (checked with `SO_PEERCRED`); the socket file is mode 0600
+//! besides.
+//!
+//! ## Serving a connection
+//!
+//! A connection is multiplexed, as a descriptor is on illumos, where the
+//! kernel runs concurrent ioctls on one open of `/dev/overlay` in
+//! parallel: its commands are served concurrently, and each reply goes
+//! out with its request's id as soon as it is ready, in any order.
+//!
+//! * The connection's thread reads requests, through a buffer (a burst
+//!   is one `read`), and serves every command that cannot block right
+//!   there: the `/dev/overlay` commands (RESPOND, DROP, PKT, INJECT,
+//!   RESEND, the cache...) and a LOOKUP for which work is already
+//!   queued ([`CtlHandle::try_lookup`]). That is the whole lookup path,
+//!   and serving it inline costs no thread handoff, which on a small
+//!   (virtual) machine is the dominant cost of a lookup. Their replies
+//!   are gathered and written together once no further request is
+//!   buffered: one `write` per burst, and at once when the client is
+//!   waiting.
+//! * A LOOKUP with nothing queued waits for work up to a second; the
+//!   `/dev/dld` and host commands may take long as well (DELETE waits
+//!   for the device's outstanding lookups, which this very connection
+//!   may be about to answer; a VNIC create makes a TAP device). These
+//!   go to the connection's workers, threads started on demand and kept
+//!   while in use, which write their reply (one `writev`) when done. So
+//!   a waiting LOOKUP holds up no RESPOND, and varpd runs as many lookup
+//!   threads on its one handle as on illumos.
+//! * Every request is answered exactly once, unless the connection ends
+//!   first. A malformed header (bad magic, a length past the limit) ends
+//!   the connection before anything more is read: the stream cannot be
+//!   resynchronised.
+//! * When the connection ends, commands still queued for a worker are
+//!   dropped (nobody is there for their reply), waiting LOOKUPs end at
+//!   once ([`CtlHandle::cancel_lookups`]), the connection's thread waits
+//!   for its workers, and the handle closes, returning its unanswered
+//!   lookups to the queue.
 
-use std::io::{self, Read, Write};
+use std::collections::VecDeque;
+use std::io::{self, BufReader, IoSlice, Read, Write};
+use std::net::Shutdown;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::Duration;
 
 use overlay::Errno;
 use overlay::abi::dld::DldIoctl;
-use overlay::abi::targ::TargIoctl;
-use overlay::driver::{Cred, CtlHandle, OpenFlags};
-use overlay::ioctl::{TargData, dld_ioctl, targ_arg_len, targ_data_len, targ_ioctl};
+use overlay::abi::targ::{OVERLAY_TARG_LOOKUP, OVERLAY_TARG_PKT, TargIoctl};
+use overlay::driver::{Cred, CtlHandle, LOOKUP_TIMEOUT_NS, OpenFlags};
+use overlay::ioctl::{TargData, dld_ioctl, targ_arg_len, targ_data_len, targ_ioctl_timed};
 use overlay_client::proto::*;
 use zerocopy::{FromBytes, IntoBytes};
 
@@ -109,163 +146,449 @@ fn peer_is_root(conn: &UnixStream) -> bool {
 /// One client connection: optionally an open of `/dev/overlay`.
 struct Connection {
     host: Arc<Host>,
-    handle: Option<CtlHandle<LinuxPlatform>>,
+    /// Set by `OVERLAY_HOST_OPEN`; shared with the workers serving its
+    /// waiting LOOKUPs, and dropped (closing the handle) when the last
+    /// of them is done after the connection ends.
+    handle: Option<Handle>,
 }
+
+type Handle = Arc<CtlHandle<LinuxPlatform>>;
 
 /// Peers are root: they hold every privilege, in the only zone.
 const CRED: Cred = Cred::ROOT;
+
+/// Workers one connection may have: LOOKUPs waiting at once, mostly
+/// (varpd runs `2 × ncpu + 1` lookup threads). Beyond that, commands
+/// wait for a worker to come free (a LOOKUP waits at most a second).
+const MAX_WORKERS: usize = 128;
+
+/// How long an idle worker stays for the next command. varpd keeps its
+/// lookup threads' LOOKUPs coming, so its workers are reused rather than
+/// started per LOOKUP.
+const WORKER_IDLE: Duration = Duration::from_secs(10);
+
+/// Request bytes read at once: a burst of RESPONDs is one `read`.
+const READ_BUF: usize = 64 * 1024;
+
+/// Inline replies gathered before they are written even though more
+/// requests are buffered.
+const REPLY_BATCH: usize = 32 * 1024;
+
+/// A stuck client (one that stops reading its replies) gives up its
+/// connection after this long, rather than holding its threads.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Appends one reply to `buf`: on success the argument and data bytes as
+/// the driver copied them out, on failure none (as `ioctl(2)` copies
+/// nothing out).
+fn push_reply(buf: &mut Vec<u8>, id: u64, res: Result<(), Errno>, arg: &[u8], data: &[u8]) {
+    let (errno, arg, data) = reply_parts(res, arg, data);
+    let rep = RepHdr::new(errno, id, arg.len() as u32, data.len() as u32);
+    buf.extend_from_slice(rep.as_bytes());
+    buf.extend_from_slice(arg);
+    buf.extend_from_slice(data);
+}
+
+fn reply_parts<'a>(
+    res: Result<(), Errno>,
+    arg: &'a [u8],
+    data: &'a [u8],
+) -> (u32, &'a [u8], &'a [u8]) {
+    match res {
+        Ok(()) => (0, arg, data),
+        Err(e) => (e.0 as u32, &[], &[]),
+    }
+}
+
+/// The sending half, shared by the reader and the workers; a reply is
+/// written whole under its lock.
+struct Out {
+    stream: parking_lot::Mutex<UnixStream>,
+}
+
+impl Out {
+    fn write_all(&self, bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+        let mut bufs = bufs;
+        let s = self.stream.lock();
+        let r = (|| {
+            while !bufs.is_empty() {
+                match (&*s).write_vectored(bufs) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })();
+        if r.is_err() {
+            // A reply cut short leaves the stream out of step: end the
+            // connection (the reader sees it and cleans up).
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        r
+    }
+
+    /// Writes one reply: one `writev` of header, argument and data.
+    fn reply(&self, id: u64, res: Result<(), Errno>, arg: &[u8], data: &[u8]) -> io::Result<()> {
+        let (errno, arg, data) = reply_parts(res, arg, data);
+        let rep = RepHdr::new(errno, id, arg.len() as u32, data.len() as u32);
+        self.write_all(&mut [
+            IoSlice::new(rep.as_bytes()),
+            IoSlice::new(arg),
+            IoSlice::new(data),
+        ])
+    }
+}
+
+/// A command handed to a worker, because it may block.
+enum Job {
+    /// An `OVERLAY_TARG_LOOKUP` that found nothing queued: it waits.
+    Lookup { id: u64, handle: Handle },
+    /// A `/dev/dld` or host command (a DELETE waits for the lookups of
+    /// the device, which this very connection may be about to answer; a
+    /// VNIC create makes a TAP device).
+    Cmd { id: u64, cmd: u32, arg: Vec<u8> },
+}
+
+#[derive(Default)]
+struct PoolState {
+    jobs: VecDeque<Job>,
+    /// Workers waiting for a job.
+    idle: usize,
+    /// Workers alive.
+    threads: usize,
+    /// The connection has ended: no more jobs.
+    closed: bool,
+}
+
+/// A connection's workers: started on demand, kept while busy or
+/// recently so.
+#[derive(Default)]
+struct Pool {
+    st: parking_lot::Mutex<PoolState>,
+    /// A job was queued.
+    work: parking_lot::Condvar,
+    /// A worker exited.
+    exited: parking_lot::Condvar,
+}
+
+impl Pool {
+    fn submit(self: &Arc<Self>, job: Job, host: &Arc<Host>, out: &Arc<Out>) {
+        let mut st = self.st.lock();
+        if st.closed {
+            return;
+        }
+        st.jobs.push_back(job);
+        // Jobs not yet picked up, against workers that will pick them up
+        // (a worker woken but not yet running still counts as idle).
+        if st.jobs.len() <= st.idle {
+            self.work.notify_one();
+            return;
+        }
+        if st.threads >= MAX_WORKERS {
+            return;
+        }
+        let (pool, host, w_out) = (self.clone(), host.clone(), out.clone());
+        let spawned = std::thread::Builder::new()
+            .name("ctl-worker".into())
+            .spawn(move || pool.work_loop(&host, &w_out));
+        match spawned {
+            Ok(_) => st.threads += 1,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start a control worker");
+                if st.threads == 0 {
+                    // Nobody will run it: answer it now, as a kernel
+                    // short of memory would.
+                    if let Some(job) = st.jobs.pop_back() {
+                        drop(st);
+                        let id = match job {
+                            Job::Lookup { id, .. } | Job::Cmd { id, .. } => id,
+                        };
+                        let _ = out.reply(id, Err(Errno::EAGAIN), &[], &[]);
+                    }
+                }
+            }
+        }
+    }
+
+    fn work_loop(&self, host: &Arc<Host>, out: &Out) {
+        let mut st = self.st.lock();
+        loop {
+            if let Some(job) = st.jobs.pop_front() {
+                drop(st);
+                run_job(host, out, job);
+                st = self.st.lock();
+                continue;
+            }
+            if st.closed {
+                break;
+            }
+            st.idle += 1;
+            let timed_out = self.work.wait_for(&mut st, WORKER_IDLE).timed_out();
+            st.idle -= 1;
+            if timed_out && st.jobs.is_empty() {
+                break;
+            }
+        }
+        st.threads -= 1;
+        self.exited.notify_all();
+    }
+
+    /// Drops the queued jobs (nobody is there for their replies), stops
+    /// the workers once their current job is done, and waits for them.
+    fn close_and_wait(&self) {
+        let mut st = self.st.lock();
+        st.closed = true;
+        let dropped = std::mem::take(&mut st.jobs);
+        self.work.notify_all();
+        drop(st);
+        // The handles in dropped LOOKUPs go outside the lock.
+        drop(dropped);
+        let mut st = self.st.lock();
+        while st.threads > 0 {
+            self.exited.wait(&mut st);
+        }
+    }
+}
+
+fn run_job(host: &Host, out: &Out, job: Job) {
+    // A failed write ends the connection (see `Out::write_all`); a
+    // LOOKUP taken meanwhile stays with the handle, which returns it to
+    // the queue when it closes.
+    let _ = match job {
+        Job::Lookup { id, handle } => match handle.lookup(LOOKUP_TIMEOUT_NS) {
+            Ok(req) => out.reply(id, Ok(()), req.as_bytes(), &[]),
+            Err(e) => out.reply(id, Err(e), &[], &[]),
+        },
+        Job::Cmd { id, cmd, mut arg } => {
+            let res = slow_cmd(host, cmd, &mut arg);
+            out.reply(id, res, &arg, &[])
+        }
+    };
+}
+
+/// Whether `buf` holds a whole request (so that reading it will not
+/// block).
+fn request_buffered(buf: &[u8]) -> bool {
+    let Some(h) = buf
+        .get(..size_of::<ReqHdr>())
+        .and_then(|b| ReqHdr::read_from_bytes(b).ok())
+    else {
+        return false;
+    };
+    let len = size_of::<ReqHdr>() as u64 + u64::from(h.arg_len) + u64::from(h.data_len);
+    buf.len() as u64 >= len
+}
+
+/// The reader's buffers, reused from one request to the next.
+#[derive(Default)]
+struct Scratch {
+    arg: Vec<u8>,
+    data: Vec<u8>,
+    /// The frame of a `PKT` reply.
+    pkt: Vec<u8>,
+    /// Replies not yet written.
+    replies: Vec<u8>,
+}
 
 impl Connection {
     fn new(host: Arc<Host>) -> Connection {
         Connection { host, handle: None }
     }
 
-    fn serve(mut self, mut conn: UnixStream) -> io::Result<()> {
+    /// Serves the connection until it ends, then ends its workers and
+    /// closes its handle (see the module documentation).
+    fn serve(mut self, conn: UnixStream) -> io::Result<()> {
         conn.set_nonblocking(false)?;
+        conn.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        let out = Arc::new(Out {
+            stream: parking_lot::Mutex::new(conn.try_clone()?),
+        });
+        let pool = Arc::new(Pool::default());
+        let mut rd = BufReader::with_capacity(READ_BUF, conn);
+        let r = self.read_loop(&mut rd, &out, &pool);
+        if r.is_err() {
+            let _ = rd.get_ref().shutdown(Shutdown::Both);
+        }
+        // Waiting LOOKUPs end now rather than at their timeout, so that
+        // the handle closes and its requests go back to the queue at once.
+        if let Some(h) = self.handle.take() {
+            h.cancel_lookups();
+        }
+        pool.close_and_wait();
+        r
+    }
+
+    fn read_loop(
+        &mut self,
+        rd: &mut BufReader<UnixStream>,
+        out: &Arc<Out>,
+        pool: &Arc<Pool>,
+    ) -> io::Result<()> {
+        let mut sc = Scratch::default();
         loop {
+            // About to wait for the client: let it have its replies.
+            if !sc.replies.is_empty() && !request_buffered(rd.buffer()) {
+                out.write_all(&mut [IoSlice::new(&sc.replies)])?;
+                sc.replies.clear();
+            }
             let mut hdr = [0u8; size_of::<ReqHdr>()];
-            conn.read_exact(&mut hdr)?;
-            let Ok(req) = ReqHdr::read_from_bytes(&hdr) else {
-                unreachable!("sized")
-            };
-            if req.magic != REQ_MAGIC || req.arg_len > MAX_PAYLOAD || req.data_len > MAX_PAYLOAD {
+            match rd.read_exact(&mut hdr) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) => return Err(e),
+            }
+            let req = ReqHdr::read_from_bytes(&hdr).unwrap_or_default();
+            if !req.is_valid() {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     "bad request header",
                 ));
             }
-            let mut arg = vec![0u8; req.arg_len as usize];
-            conn.read_exact(&mut arg)?;
-            let mut data = vec![0u8; req.data_len as usize];
-            conn.read_exact(&mut data)?;
-            let (res, out) = self.dispatch(req.cmd, &mut arg, &data);
-            let errno = match res {
-                Ok(()) => 0,
-                Err(e) => e.0 as u32,
-            };
-            let (arg_out, data_out): (&[u8], &[u8]) =
-                if errno == 0 { (&arg, &out) } else { (&[], &[]) };
-            let rep = RepHdr {
-                magic: REP_MAGIC,
-                errno,
-                arg_len: arg_out.len() as u32,
-                data_len: data_out.len() as u32,
-            };
-            let mut buf = Vec::with_capacity(16 + arg_out.len() + data_out.len());
-            buf.extend_from_slice(rep.as_bytes());
-            buf.extend_from_slice(arg_out);
-            buf.extend_from_slice(data_out);
-            conn.write_all(&buf)?;
+            sc.arg.clear();
+            sc.arg.resize(req.arg_len as usize, 0);
+            rd.read_exact(&mut sc.arg)?;
+            sc.data.clear();
+            sc.data.resize(req.data_len as usize, 0);
+            rd.read_exact(&mut sc.data)?;
+            self.dispatch(req.cmd, req.id, &mut sc, out, pool);
+            if sc.replies.len() >= REPLY_BATCH {
+                out.write_all(&mut [IoSlice::new(&sc.replies)])?;
+                sc.replies.clear();
+            }
         }
     }
 
-    /// Serves one command; `arg` becomes the reply's argument bytes and
-    /// the returned vector its data.
-    fn dispatch(
-        &mut self,
-        cmd: u32,
-        arg: &mut Vec<u8>,
-        data: &[u8],
-    ) -> (Result<(), Errno>, Vec<u8>) {
-        if let Some(h) = HostCmd::from_cmd(cmd) {
-            return (self.host_cmd(h, arg), Vec::new());
+    /// Serves one command: inline if it cannot block (its reply goes to
+    /// `sc.replies`), else through a worker.
+    fn dispatch(&mut self, cmd: u32, id: u64, sc: &mut Scratch, out: &Arc<Out>, pool: &Arc<Pool>) {
+        let host_cmd = HostCmd::from_cmd(cmd);
+        if host_cmd == Some(HostCmd::Open) {
+            // Inline: the handle is the connection's state.
+            let res = self.open(&sc.arg);
+            push_reply(&mut sc.replies, id, res, &sc.arg, &[]);
+            return;
         }
-        if let Some(op) = DldIoctl::from_cmd(cmd) {
-            // dld copies in exactly sizeof the struct.
-            arg.resize(op.arg_size(), 0);
-            return (dld_ioctl(&self.host.overlay, cmd, CRED, arg), Vec::new());
+        if host_cmd.is_some() || DldIoctl::from_cmd(cmd).is_some() {
+            let arg = std::mem::take(&mut sc.arg);
+            pool.submit(Job::Cmd { id, cmd, arg }, &self.host, out);
+            return;
         }
+        let res = self.targ_inline(cmd, sc);
+        if cmd == OVERLAY_TARG_LOOKUP
+            && res == Err(Errno::ETIME)
+            && let Some(h) = &self.handle
+        {
+            // Nothing queued: wait for work on a worker.
+            let handle = h.clone();
+            pool.submit(Job::Lookup { id, handle }, &self.host, out);
+            return;
+        }
+        let data = if cmd == OVERLAY_TARG_PKT {
+            &sc.pkt[..]
+        } else {
+            &[]
+        };
+        push_reply(&mut sc.replies, id, res, &sc.arg, data);
+    }
+
+    /// A `/dev/overlay` command, without waiting (a LOOKUP with nothing
+    /// queued is `ETIME`). `sc.arg` becomes the reply's argument bytes,
+    /// and for `PKT` `sc.pkt` its data.
+    fn targ_inline(&self, cmd: u32, sc: &mut Scratch) -> Result<(), Errno> {
         if TargIoctl::from_cmd(cmd).is_none() {
-            return (Err(Errno::ENOTTY), Vec::new());
+            return Err(Errno::ENOTTY);
         }
-        let Some(h) = self.handle.as_ref() else {
+        let Some(h) = self.handle.as_deref() else {
             // Not opened as /dev/overlay.
-            return (Err(Errno::EBADF), Vec::new());
+            return Err(Errno::EBADF);
         };
-        match targ_arg_len(cmd, arg) {
-            Ok(n) => arg.resize(n.max(arg.len()), 0),
-            Err(e) => return (Err(e), Vec::new()),
-        }
-        let mut out = Vec::new();
-        let want = match targ_data_len(cmd, arg, MAX_PAYLOAD as usize) {
-            Ok(n) => n,
-            Err(e) => return (Err(e), Vec::new()),
-        };
-        let res = match TargIoctl::from_cmd(cmd) {
+        let arg = &mut sc.arg;
+        let n = targ_arg_len(cmd, arg)?;
+        arg.resize(n.max(arg.len()), 0);
+        let want = targ_data_len(cmd, arg, MAX_PAYLOAD as usize)?;
+        match TargIoctl::from_cmd(cmd) {
             Some(TargIoctl::Pkt) => {
-                out.resize(want, 0);
-                let r = targ_ioctl(h, cmd, CRED, arg, TargData::Out(&mut out));
+                sc.pkt.clear();
+                sc.pkt.resize(want, 0);
+                let r = targ_ioctl_timed(h, cmd, CRED, arg, TargData::Out(&mut sc.pkt), 0);
                 let copied = overlay::abi::targ::OverlayTargPkt::read_from_prefix(arg)
                     .map(|(p, _)| p.otp_size as usize)
                     .unwrap_or(0);
-                out.truncate(copied);
+                sc.pkt.truncate(copied);
                 r
             }
-            Some(TargIoctl::Inject | TargIoctl::Resend) => {
-                if data.len() < want {
-                    Err(Errno::EFAULT)
-                } else {
-                    targ_ioctl(h, cmd, CRED, arg, TargData::In(&data[..want]))
-                }
-            }
-            _ => targ_ioctl(h, cmd, CRED, arg, TargData::None),
-        };
-        (res, out)
+            Some(TargIoctl::Inject | TargIoctl::Resend) => match sc.data.get(..want) {
+                Some(frame) => targ_ioctl_timed(h, cmd, CRED, arg, TargData::In(frame), 0),
+                None => Err(Errno::EFAULT),
+            },
+            _ => targ_ioctl_timed(h, cmd, CRED, arg, TargData::None, 0),
+        }
     }
 
-    fn host_cmd(&mut self, cmd: HostCmd, arg: &mut Vec<u8>) -> Result<(), Errno> {
-        let host = &self.host;
-        match cmd {
-            HostCmd::Open => {
-                let o: HostOpen = read(arg)?;
-                if self.handle.is_some() {
-                    return Err(Errno::EBUSY);
-                }
-                let how = OpenFlags {
-                    read: o.ho_flags & FREAD != 0,
-                    write: o.ho_flags & FWRITE != 0,
-                    excl: o.ho_flags & FEXCL != 0,
-                };
-                self.handle = Some(host.overlay.open(how, CRED)?);
-                Ok(())
-            }
-            HostCmd::LinkCreate => {
-                let mut l: HostLink = read(arg)?;
-                let name = overlay::abi::common::cstr_field(&l.hl_name)?;
-                l.hl_linkid = host.link_create(name, l.hl_class)?;
-                write(arg, &l)
-            }
-            HostCmd::LinkDelete => host.link_delete(read::<HostLink>(arg)?.hl_linkid),
-            HostCmd::LinkLookup => {
-                let mut l: HostLink = read(arg)?;
-                let name = overlay::abi::common::cstr_field(&l.hl_name)?;
-                (l.hl_linkid, l.hl_class) = host.link_lookup(name)?;
-                write(arg, &l)
-            }
-            HostCmd::LinkList => list_reply(arg, host.link_list()),
-            HostCmd::VnicCreate => {
-                let v: HostVnic = read(arg)?;
-                let out = host.vnic_create(&v)?;
-                write(arg, &out)
-            }
-            HostCmd::VnicDelete => host.vnic_delete(read::<HostVnic>(arg)?.hv_linkid),
-            HostCmd::VnicList => list_reply(arg, host.vnic_list()),
-            HostCmd::Stats => {
-                let h: HostListHdr = read(arg)?;
-                let stats: Vec<HostStat> = host
-                    .stats(h.hlh_linkid)?
-                    .into_iter()
-                    .map(|(name, value)| {
-                        let mut s = HostStat {
-                            hs_value: value,
-                            ..Default::default()
-                        };
-                        s.hs_name[..name.len()].copy_from_slice(name.as_bytes());
-                        s
-                    })
-                    .collect();
-                list_reply(arg, stats)
-            }
+    /// `OVERLAY_HOST_OPEN`.
+    fn open(&mut self, arg: &[u8]) -> Result<(), Errno> {
+        let o: HostOpen = read(arg)?;
+        if self.handle.is_some() {
+            return Err(Errno::EBUSY);
+        }
+        let how = OpenFlags {
+            read: o.ho_flags & FREAD != 0,
+            write: o.ho_flags & FWRITE != 0,
+            excl: o.ho_flags & FEXCL != 0,
+        };
+        self.handle = Some(Arc::new(self.host.overlay.open(how, CRED)?));
+        Ok(())
+    }
+}
+
+/// A `/dev/dld` or host command (not `OPEN`), on a worker. `arg` becomes
+/// the reply's argument bytes.
+fn slow_cmd(host: &Host, cmd: u32, arg: &mut Vec<u8>) -> Result<(), Errno> {
+    if let Some(op) = DldIoctl::from_cmd(cmd) {
+        // dld copies in exactly sizeof the struct.
+        arg.resize(op.arg_size(), 0);
+        return dld_ioctl(&host.overlay, cmd, CRED, arg);
+    }
+    match HostCmd::from_cmd(cmd) {
+        Some(HostCmd::Open) | None => Err(Errno::ENOTTY),
+        Some(HostCmd::LinkCreate) => {
+            let mut l: HostLink = read(arg)?;
+            let name = overlay::abi::common::cstr_field(&l.hl_name)?;
+            l.hl_linkid = host.link_create(name, l.hl_class)?;
+            write(arg, &l)
+        }
+        Some(HostCmd::LinkDelete) => host.link_delete(read::<HostLink>(arg)?.hl_linkid),
+        Some(HostCmd::LinkLookup) => {
+            let mut l: HostLink = read(arg)?;
+            let name = overlay::abi::common::cstr_field(&l.hl_name)?;
+            (l.hl_linkid, l.hl_class) = host.link_lookup(name)?;
+            write(arg, &l)
+        }
+        Some(HostCmd::LinkList) => list_reply(arg, host.link_list()),
+        Some(HostCmd::VnicCreate) => {
+            let v: HostVnic = read(arg)?;
+            let out = host.vnic_create(&v)?;
+            write(arg, &out)
+        }
+        Some(HostCmd::VnicDelete) => host.vnic_delete(read::<HostVnic>(arg)?.hv_linkid),
+        Some(HostCmd::VnicList) => list_reply(arg, host.vnic_list()),
+        Some(HostCmd::Stats) => {
+            let h: HostListHdr = read(arg)?;
+            let stats: Vec<HostStat> = host
+                .stats(h.hlh_linkid)?
+                .into_iter()
+                .map(|(name, value)| {
+                    let mut s = HostStat {
+                        hs_value: value,
+                        ..Default::default()
+                    };
+                    s.hs_name[..name.len()].copy_from_slice(name.as_bytes());
+                    s
+                })
+                .collect();
+            list_reply(arg, stats)
         }
     }
 }
@@ -298,4 +621,370 @@ fn list_reply<T: IntoBytes + zerocopy::Immutable>(
         arg.extend_from_slice(it.as_bytes());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod test {
+    //! The connection server against the real driver core, in process,
+    //! over socket pairs (no root, TAP or namespace needed).
+
+    use std::thread::JoinHandle;
+    use std::time::Instant;
+
+    use overlay::abi::common::{
+        DATALINK_CLASS_OVERLAY, OVERLAY_PLUGIN_D_IP, OVERLAY_PLUGIN_D_PORT, OVERLAY_TARGET_DYNAMIC,
+    };
+    use overlay::abi::targ::*;
+    use overlay::abi::{EtherAddr, In6Addr};
+    use overlay::buf::PktBuf;
+    use overlay::dev::TxScratch;
+    use overlay_client::Client;
+    use zerocopy::FromZeros;
+
+    use super::*;
+
+    /// Serves one end of a socket pair; returns the other end.
+    fn serve_pair(host: &Arc<Host>) -> (UnixStream, JoinHandle<io::Result<()>>) {
+        let (a, b) = UnixStream::pair().unwrap();
+        let host = host.clone();
+        let t = std::thread::spawn(move || Connection::new(host).serve(b));
+        (a, t)
+    }
+
+    fn client(host: &Arc<Host>) -> (Client, JoinHandle<io::Result<()>>) {
+        let (s, t) = serve_pair(host);
+        (Client::from_stream(s).unwrap(), t)
+    }
+
+    /// varpd's handle: exclusive, read-write.
+    fn varpd(host: &Arc<Host>) -> (Client, JoinHandle<io::Result<()>>) {
+        let (c, t) = client(host);
+        c.host_open(FREAD | FWRITE | FEXCL).unwrap();
+        (c, t)
+    }
+
+    fn free_port() -> u16 {
+        std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    /// A host with one overlay (dynamic target, associated through
+    /// `v`), activated and started, listening on a free loopback port.
+    fn rig() -> (Arc<Host>, u32) {
+        let _ = overlay_encap_vxlan::register();
+        let host = Arc::new(Host::new(LinuxPlatform::new()));
+        let (c, t) = client(&host);
+        let linkid = c.link_create("ov0", DATALINK_CLASS_OVERLAY).unwrap();
+        c.create(linkid, 7, "vxlan").unwrap();
+        let lo = In6Addr::from(std::net::IpAddr::from([127, 0, 0, 1]));
+        c.setprop_by_name(linkid, "vxlan/listen_ip", &lo.0).unwrap();
+        let port = u64::from(free_port()).to_ne_bytes();
+        c.setprop_by_name(linkid, "vxlan/listen_port", &port)
+            .unwrap();
+        {
+            let (v, vt) = varpd(&host);
+            let mut a = OverlayTargAssociate::new_zeroed();
+            a.ota_linkid = linkid;
+            a.ota_mode = OVERLAY_TARGET_DYNAMIC;
+            a.ota_id = 1;
+            a.ota_provides = OVERLAY_PLUGIN_D_IP | OVERLAY_PLUGIN_D_PORT;
+            v.associate(&a).unwrap();
+            drop(v);
+            vt.join().unwrap().unwrap();
+        }
+        c.activate(linkid).unwrap();
+        drop(c);
+        t.join().unwrap().unwrap();
+        let dev = host.overlay.device(linkid).unwrap();
+        host.overlay.start(&dev).unwrap();
+        (host, linkid)
+    }
+
+    fn dst(i: u32) -> [u8; 6] {
+        let b = i.to_be_bytes();
+        [0x02, 0x33, b[0], b[1], b[2], b[3]]
+    }
+
+    /// Transmits one frame to each of `dsts`: each is a miss, queued for
+    /// lookup.
+    fn miss(host: &Host, linkid: u32, dsts: impl IntoIterator<Item = u32>) {
+        let dev = host.overlay.device(linkid).unwrap();
+        let frames: Vec<PktBuf> = dsts
+            .into_iter()
+            .map(|i| {
+                let mut f = dst(i).to_vec();
+                f.extend_from_slice(&[0x02, 0x44, 0, 0, 0, 1, 0x08, 0x00]);
+                f.resize(60, 0x45);
+                PktBuf::new(&f)
+            })
+            .collect();
+        host.overlay.tx(&dev, frames, &mut TxScratch::default());
+    }
+
+    fn point() -> OverlayTargetPoint {
+        OverlayTargetPoint::new(
+            EtherAddr::ZERO,
+            In6Addr::from(std::net::IpAddr::from([127, 0, 0, 1])),
+            9,
+        )
+    }
+
+    fn write_req(s: &mut UnixStream, cmd: u32, id: u64, arg: &[u8]) {
+        let h = ReqHdr::new(cmd, id, arg.len() as u32, 0);
+        let mut b = h.as_bytes().to_vec();
+        b.extend_from_slice(arg);
+        s.write_all(&b).unwrap();
+    }
+
+    fn read_rep(s: &mut UnixStream) -> (RepHdr, Vec<u8>) {
+        let mut h = [0u8; size_of::<RepHdr>()];
+        s.read_exact(&mut h).unwrap();
+        let h = RepHdr::read_from_bytes(&h).unwrap();
+        assert_eq!(h.magic, REP_MAGIC);
+        let mut b = vec![0; (h.arg_len + h.data_len) as usize];
+        s.read_exact(&mut b).unwrap();
+        (h, b)
+    }
+
+    /// A LOOKUP waiting for work on one thread holds up neither a RESPOND
+    /// nor a `/dev/dld` command from another thread on the connection.
+    #[test]
+    fn waiting_lookup_holds_up_nothing() {
+        let (host, linkid) = rig();
+        let (v, vt) = varpd(&host);
+        let v = Arc::new(v);
+        let looker = {
+            let v = v.clone();
+            std::thread::spawn(move || v.lookup())
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        let t0 = Instant::now();
+        assert_eq!(
+            v.respond(12345, &point()).unwrap_err().errno(),
+            Some(Errno::EINVAL)
+        );
+        assert!(v.nprops(linkid).unwrap() > 0);
+        assert!(v.cache_flush(linkid).is_ok());
+        assert!(
+            t0.elapsed() < Duration::from_millis(500),
+            "answered while the LOOKUP waited"
+        );
+        assert!(!looker.is_finished());
+        miss(&host, linkid, [1]);
+        let req = looker.join().unwrap().unwrap();
+        assert_eq!(req.otl_dstaddr, EtherAddr(dst(1)));
+        v.respond(req.otl_reqid, &point()).unwrap();
+        let e = v.cache_get(linkid, EtherAddr(dst(1))).unwrap();
+        assert_eq!(e.otce_dest, point());
+        drop(v);
+        vt.join().unwrap().unwrap();
+    }
+
+    /// Lookup threads sharing one handle, as varpd's: every miss is
+    /// taken once and answered.
+    #[test]
+    fn many_lookup_threads_share_one_handle() {
+        const N: u32 = 400;
+        let (host, linkid) = rig();
+        let (v, vt) = varpd(&host);
+        let v = Arc::new(v);
+        let done = Arc::new(AtomicBool::new(false));
+        let threads: Vec<_> = (0..5)
+            .map(|_| {
+                let (v, done) = (v.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let mut answered = Vec::new();
+                    while !done.load(Relaxed) {
+                        match v.lookup() {
+                            Ok(r) => {
+                                v.respond(r.otl_reqid, &point()).unwrap();
+                                answered.push(r.otl_dstaddr);
+                            }
+                            Err(e) => assert_eq!(e.errno(), Some(Errno::ETIME)),
+                        }
+                    }
+                    answered
+                })
+            })
+            .collect();
+        for chunk in (0..N).collect::<Vec<_>>().chunks(40) {
+            miss(&host, linkid, chunk.iter().copied());
+        }
+        let t0 = Instant::now();
+        let dev = host.overlay.device(linkid).unwrap();
+        while dev.stats.lookups.load(Relaxed) < u64::from(N)
+            || (0..N).any(|i| v.cache_get(linkid, EtherAddr(dst(i))).is_err())
+        {
+            assert!(t0.elapsed() < Duration::from_secs(20), "lookups stalled");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        done.store(true, Relaxed);
+        let mut all: Vec<_> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        all.sort();
+        let mut want: Vec<_> = (0..N).map(|i| EtherAddr(dst(i))).collect();
+        want.sort();
+        assert_eq!(all, want, "each miss taken exactly once");
+        drop(v);
+        vt.join().unwrap().unwrap();
+    }
+
+    /// Closing the connection returns the lookups it took and did not
+    /// answer to the queue, and frees the exclusive open.
+    #[test]
+    fn closing_the_connection_requeues_its_lookups() {
+        let (host, linkid) = rig();
+        miss(&host, linkid, [1, 2, 3]);
+        let (v, vt) = varpd(&host);
+        let mut taken: Vec<_> = (0..3).map(|_| v.lookup().unwrap().otl_dstaddr).collect();
+        let (v2, vt2) = client(&host);
+        assert_eq!(
+            v2.host_open(FREAD | FWRITE | FEXCL).unwrap_err().errno(),
+            Some(Errno::EEXIST)
+        );
+        drop(v2);
+        vt2.join().unwrap().unwrap();
+        drop(v);
+        vt.join().unwrap().unwrap();
+        assert_eq!(host.overlay.open_count(), 0);
+        let (v, vt) = varpd(&host);
+        let mut again: Vec<_> = (0..3).map(|_| v.lookup().unwrap().otl_dstaddr).collect();
+        taken.sort();
+        again.sort();
+        assert_eq!(taken, again);
+        drop(v);
+        vt.join().unwrap().unwrap();
+    }
+
+    /// Replies carry their request's id and come back as each command
+    /// finishes, not in the order asked.
+    #[test]
+    fn replies_carry_ids_in_any_order() {
+        let (host, linkid) = rig();
+        let (mut s, t) = serve_pair(&host);
+        write_req(
+            &mut s,
+            OVERLAY_HOST_OPEN,
+            1,
+            HostOpen {
+                ho_flags: FREAD | FWRITE | FEXCL,
+            }
+            .as_bytes(),
+        );
+        let (h, _) = read_rep(&mut s);
+        assert_eq!((h.id, h.errno), (1, 0));
+        // A LOOKUP (which waits), then an INFO, in one write.
+        let mut b = ReqHdr::new(OVERLAY_TARG_LOOKUP, 0xfeed, 72, 0)
+            .as_bytes()
+            .to_vec();
+        b.extend_from_slice(&[0; 72]);
+        b.extend_from_slice(ReqHdr::new(OVERLAY_TARG_INFO, 0xbeef, 24, 0).as_bytes());
+        let mut info = OverlayTargInfo::new_zeroed();
+        info.oti_linkid = linkid;
+        b.extend_from_slice(info.as_bytes());
+        s.write_all(&b).unwrap();
+        let (h, arg) = read_rep(&mut s);
+        assert_eq!((h.id, h.errno), (0xbeef, 0));
+        let info = OverlayTargInfo::read_from_bytes(&arg).unwrap();
+        assert_eq!(info.oti_vnetid, 7);
+        miss(&host, linkid, [9]);
+        let (h, arg) = read_rep(&mut s);
+        assert_eq!((h.id, h.errno), (0xfeed, 0));
+        let l = OverlayTargLookup::read_from_bytes(&arg).unwrap();
+        assert_eq!(l.otl_dstaddr, EtherAddr(dst(9)));
+        drop(s);
+        t.join().unwrap().unwrap();
+        assert_eq!(host.overlay.open_count(), 0);
+    }
+
+    /// A connection that sends a burst of requests (LOOKUPs that will
+    /// wait, `/dev/dld` commands) and goes away leaves nothing behind:
+    /// its thread and workers end promptly and its handle closes.
+    #[test]
+    fn burst_then_disconnect_leaves_no_threads() {
+        let (host, linkid) = rig();
+        let (mut s, t) = serve_pair(&host);
+        write_req(
+            &mut s,
+            OVERLAY_HOST_OPEN,
+            1,
+            HostOpen {
+                ho_flags: FREAD | FWRITE | FEXCL,
+            }
+            .as_bytes(),
+        );
+        read_rep(&mut s);
+        let mut b = Vec::new();
+        for id in 2..300u64 {
+            if id % 3 == 0 {
+                let mut n = overlay::abi::dld::OverlayIocNprops::new_zeroed();
+                n.oipn_linkid = linkid;
+                b.extend_from_slice(
+                    ReqHdr::new(
+                        overlay::abi::dld::OVERLAY_IOC_NPROPS,
+                        id,
+                        size_of_val(&n) as u32,
+                        0,
+                    )
+                    .as_bytes(),
+                );
+                b.extend_from_slice(n.as_bytes());
+            } else {
+                b.extend_from_slice(ReqHdr::new(OVERLAY_TARG_LOOKUP, id, 72, 0).as_bytes());
+                b.extend_from_slice(&[0; 72]);
+            }
+        }
+        s.write_all(&b).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let t0 = Instant::now();
+        drop(s);
+        // Ended by the reset of unread replies, or by the end of input.
+        let _ = t.join().unwrap();
+        assert!(
+            t0.elapsed() < Duration::from_millis(900),
+            "waiting LOOKUPs were cut short: {:?}",
+            t0.elapsed()
+        );
+        assert_eq!(host.overlay.open_count(), 0);
+        // The driver is intact: a new handle serves a new miss.
+        let (v, vt) = varpd(&host);
+        miss(&host, linkid, [5]);
+        assert_eq!(v.lookup().unwrap().otl_dstaddr, EtherAddr(dst(5)));
+        drop(v);
+        vt.join().unwrap().unwrap();
+    }
+
+    /// A header with a bad magic, or announcing more than the limit,
+    /// ends the connection before anything more is read or answered.
+    #[test]
+    fn malformed_headers_end_the_connection() {
+        let host = Arc::new(Host::new(LinuxPlatform::new()));
+        let bad = [
+            ReqHdr {
+                magic: u32::from_be_bytes(*b"OVLq"),
+                ..ReqHdr::new(OVERLAY_HOST_LINK_LIST, 1, 8, 0)
+            },
+            ReqHdr::new(OVERLAY_HOST_LINK_LIST, 2, MAX_PAYLOAD + 1, 0),
+            ReqHdr::new(OVERLAY_HOST_LINK_LIST, 3, 8, u32::MAX),
+        ];
+        for h in bad {
+            let (mut s, t) = serve_pair(&host);
+            // A good request first: answered.
+            write_req(&mut s, OVERLAY_HOST_LINK_LIST, 9, &[0; 8]);
+            assert_eq!(read_rep(&mut s).0.id, 9);
+            // Only the header: the server must not wait for the payload
+            // it announces.
+            s.write_all(h.as_bytes()).unwrap();
+            let e = t.join().unwrap().unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+            let mut rest = Vec::new();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            assert_eq!(s.read_to_end(&mut rest).unwrap(), 0, "no reply, closed");
+        }
+    }
 }
