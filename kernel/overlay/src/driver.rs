@@ -746,6 +746,7 @@ impl<P: Platform> Drop for CtlHandle<P> {
         // Possibly many entries: wake every lookup thread.
         lookups.event.notify_all();
         lookups.done.notify_all();
+        self.overlay.platform.lookups_posted();
         let mut opens = self.overlay.opens.lock();
         opens.open -= 1;
         if self.how.excl {
@@ -950,6 +951,7 @@ impl<P: Platform> CtlHandle<P> {
         drop(head);
         if remain {
             self.overlay.lookups.post(&Arc::downgrade(&r.dev), [r.mac]);
+            self.overlay.platform.lookups_posted();
         }
         self.finished(&r);
         Ok(())

@@ -159,6 +159,16 @@ pub trait Platform: Sized + Send + Sync + 'static {
         let _ = degraded;
     }
 
+    /// Entries were queued for lookup (after the threads waiting in
+    /// `OVERLAY_TARG_LOOKUP` were signalled). A host that keeps LOOKUPs
+    /// waiting without a thread blocked in each (overlayd parks them and
+    /// answers them from here, saving the thread handoff that is most of
+    /// a lookup's latency on a small machine) serves them now. Called on
+    /// the thread that queued the entries (the transmit path, or a
+    /// control command), outside every driver lock; it must not block.
+    /// The default does nothing (illumos: the signalled thread serves).
+    fn lookups_posted(&self) {}
+
     /// Reports a [`Probe`] event. Free unless traced.
     fn probe(&self, probe: Probe) {
         let _ = probe;
