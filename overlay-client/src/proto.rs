@@ -17,8 +17,8 @@
 //! returns its unanswered lookups to the queue.
 //!
 //! ```text
-//! request:  ReqHdr { magic "OVq2", cmd, id, arg_len, data_len } arg data
-//! reply:    RepHdr { magic "OVr2", errno, id, arg_len, data_len } arg data
+//! request:  ReqHdr { magic "OVq2", cmd, id, arg_len, data_len, flags, 0 } arg data
+//! reply:    RepHdr { magic "OVr2", errno, id, arg_len, data_len, cmd, flags } arg data
 //! ```
 //!
 //! A connection is **multiplexed**, as a descriptor is on illumos, where
@@ -36,10 +36,20 @@
 //! connection; its magics were "OVLq"/"OVLr", so a peer speaking it is
 //! refused at its first header rather than misread.)
 //!
-//! Headers are 24 bytes, 8-byte aligned, native byte order; `id` sits
-//! at offset 8 so that it is naturally aligned. A header whose magic is
-//! wrong or whose lengths exceed [`MAX_PAYLOAD`] ends the connection (the
-//! stream cannot be resynchronised), before any of its payload is read.
+//! A request may be **quiet** ([`REQ_F_QUIET`]): it is answered only if
+//! it fails. varpd posts its RESPONDs and DROPs this way: the lookup
+//! thread does not wait for a reply that is nearly always "done", and no
+//! thread is woken to read one. The failure reply of a quiet request
+//! carries [`REP_F_QUIET`] and, unlike any other failure reply, the
+//! request's argument as received, so that the client can tell which
+//! request failed (`otr_reqid`) without having kept a record of it.
+//!
+//! Headers are 32 bytes, 8-byte aligned, native byte order; `id` sits
+//! at offset 8 so that it is naturally aligned. A reply names the
+//! command it answers (`cmd`). A header whose magic is wrong, whose
+//! lengths exceed [`MAX_PAYLOAD`] or that sets an unknown flag ends the
+//! connection (the stream cannot be resynchronised), before any of its
+//! payload is read.
 //!
 //! `data` carries the frame of `OVERLAY_TARG_INJECT` and `_RESEND` (in)
 //! and of `OVERLAY_TARG_PKT` (out), where illumos passes a user pointer.
@@ -66,6 +76,15 @@ pub const REP_MAGIC: u32 = u32::from_be_bytes(*b"OVr2");
 /// Largest `arg` or `data` either side accepts.
 pub const MAX_PAYLOAD: u32 = 256 * 1024;
 
+/// [`ReqHdr::flags`]: answer only a failure (see the module
+/// documentation).
+pub const REQ_F_QUIET: u32 = 0x1;
+/// Every request flag defined.
+pub const REQ_F_ALL: u32 = REQ_F_QUIET;
+/// [`RepHdr::flags`]: the failure reply of a quiet request; its argument
+/// is the request's.
+pub const REP_F_QUIET: u32 = 0x1;
+
 /// Request header.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -78,6 +97,10 @@ pub struct ReqHdr {
     pub id: u64,
     pub arg_len: u32,
     pub data_len: u32,
+    /// `REQ_F_*`.
+    pub flags: u32,
+    /// Zero.
+    pub reserved: u32,
 }
 
 /// Reply header. `errno` is an illumos errno (0: success); `id` that of
@@ -92,6 +115,10 @@ pub struct RepHdr {
     pub id: u64,
     pub arg_len: u32,
     pub data_len: u32,
+    /// The command answered.
+    pub cmd: u32,
+    /// `REP_F_*`.
+    pub flags: u32,
 }
 
 /// Host commands: `('O' << 24) | ('H' << 16) | n`.
@@ -233,13 +260,24 @@ impl ReqHdr {
             id,
             arg_len,
             data_len,
+            flags: 0,
+            reserved: 0,
         }
     }
 
-    /// Whether the magic and lengths are acceptable (the id is the
-    /// client's business).
+    /// Whether the magic, lengths and flags are acceptable (the id is
+    /// the client's business).
     pub const fn is_valid(&self) -> bool {
-        self.magic == REQ_MAGIC && self.arg_len <= MAX_PAYLOAD && self.data_len <= MAX_PAYLOAD
+        self.magic == REQ_MAGIC
+            && self.arg_len <= MAX_PAYLOAD
+            && self.data_len <= MAX_PAYLOAD
+            && self.flags & !REQ_F_ALL == 0
+            && self.reserved == 0
+    }
+
+    /// Whether only a failure is to be answered.
+    pub const fn is_quiet(&self) -> bool {
+        self.flags & REQ_F_QUIET != 0
     }
 }
 
@@ -252,6 +290,8 @@ impl RepHdr {
             id,
             arg_len,
             data_len,
+            cmd: 0,
+            flags: 0,
         }
     }
 }
@@ -353,8 +393,8 @@ impl HostStat {
     }
 }
 
-const _: () = assert!(size_of::<ReqHdr>() == 24);
-const _: () = assert!(size_of::<RepHdr>() == 24);
+const _: () = assert!(size_of::<ReqHdr>() == 32);
+const _: () = assert!(size_of::<RepHdr>() == 32);
 const _: () = assert!(align_of::<ReqHdr>() == 8 && align_of::<RepHdr>() == 8);
 const _: () = assert!(core::mem::offset_of!(ReqHdr, id) == 8);
 const _: () = assert!(core::mem::offset_of!(RepHdr, id) == 8);

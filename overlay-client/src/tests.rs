@@ -25,6 +25,7 @@ use crate::{Client, ClientError, Errno, IoData};
 struct Req {
     cmd: u32,
     id: u64,
+    flags: u32,
     arg: Vec<u8>,
     data: Vec<u8>,
 }
@@ -67,15 +68,61 @@ fn read_req(s: &mut UnixStream) -> Option<Req> {
     Some(Req {
         cmd: h.cmd,
         id: h.id,
+        flags: h.flags,
         arg,
         data,
     })
+}
+
+/// The next request if one starts within `wait` (`Err` if none does;
+/// `Ok(None)` at end of stream).
+fn read_req_within(s: &mut UnixStream, wait: Duration) -> Result<Option<Req>, ()> {
+    let mut h = ReqHdr::new_zeroed();
+    s.set_read_timeout(Some(wait)).unwrap();
+    let first = s.read(&mut h.as_mut_bytes()[..1]);
+    s.set_read_timeout(None).unwrap();
+    match first {
+        Ok(0) => return Ok(None),
+        Ok(_) => {}
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            return Err(());
+        }
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(None),
+        Err(e) => panic!("server read: {e}"),
+    }
+    s.read_exact(&mut h.as_mut_bytes()[1..]).unwrap();
+    assert!(h.is_valid());
+    let mut arg = vec![0; h.arg_len as usize];
+    let mut data = vec![0; h.data_len as usize];
+    s.read_exact(&mut arg).unwrap();
+    s.read_exact(&mut data).unwrap();
+    LAST_ID.with(|l| l.set(h.id));
+    Ok(Some(Req {
+        cmd: h.cmd,
+        id: h.id,
+        flags: h.flags,
+        arg,
+        data,
+    }))
 }
 
 fn expect_req(s: &mut UnixStream, cmd: u32) -> Req {
     let r = read_req(s).expect("a request");
     assert_eq!(r.cmd, cmd, "command {:#x}", r.cmd);
     r
+}
+
+/// The failure reply of a quiet request: its errno, its argument back.
+fn quiet_failure(s: &mut UnixStream, r: &Req, errno: Errno) {
+    assert_eq!(r.flags, REQ_F_QUIET);
+    let h = RepHdr {
+        cmd: r.cmd,
+        flags: REP_F_QUIET,
+        ..RepHdr::new(errno.0 as u32, r.id, r.arg.len() as u32, 0)
+    };
+    let mut b = h.as_bytes().to_vec();
+    b.extend_from_slice(&r.arg);
+    s.write_all(&b).unwrap();
 }
 
 /// Answers request `id`.
@@ -771,6 +818,7 @@ fn concurrent_callers_get_their_own_replies() {
                     held.push(Req {
                         cmd: h.cmd,
                         id: h.id,
+                        flags: h.flags,
                         arg,
                         data: Vec::new(),
                     });
@@ -949,6 +997,319 @@ fn server_gone_fails_every_caller() {
         assert!(matches!(e, ClientError::Io(_)), "{e}");
     }
     assert!(t0.elapsed() < Duration::from_secs(5));
+    server.join().unwrap();
+}
+
+/// RESPOND and DROP posted: sent quiet, the calls return at once; the
+/// driver answers only a failure, which reaches the handler (with the
+/// request it names) when some later call reads it.
+#[test]
+fn posted_failures_go_to_the_handler() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let server = thread::spawn(move || {
+        let r1 = expect_req(&mut b, OVERLAY_TARG_RESPOND);
+        assert_eq!(r1.flags, REQ_F_QUIET);
+        assert_eq!(r1.arg::<OverlayTargResp>().otr_reqid, 5);
+        assert_eq!(r1.arg::<OverlayTargResp>().otr_answer, point());
+        let r2 = expect_req(&mut b, OVERLAY_TARG_DROP);
+        assert_eq!(r2.flags, REQ_F_QUIET);
+        assert_eq!(r2.arg::<OverlayTargResp>().otr_reqid, 6);
+        // The DROP succeeds: nothing is sent for it.
+        quiet_failure(&mut b, &r1, Errno::ENOENT);
+        let r = expect_req(&mut b, OVERLAY_IOC_NPROPS);
+        assert_eq!(r.flags, 0);
+        let mut n: OverlayIocNprops = r.arg();
+        n.oipn_nprops = 3;
+        ok(&mut b, n.as_bytes());
+        assert!(read_req(&mut b).is_none());
+    });
+    let c = Client::from_stream(a).unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let seen = seen.clone();
+        c.on_posted_error(move |p| seen.lock().unwrap().push((p.cmd, p.reqid, p.error.errno())));
+    }
+    c.respond_posted(5, &point()).unwrap();
+    c.drop_posted(6).unwrap();
+    assert_eq!(c.nprops(1).unwrap(), 3);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(OVERLAY_TARG_RESPOND, 5, Some(Errno::ENOENT))]
+    );
+    drop(c);
+    server.join().unwrap();
+}
+
+/// Many posted commands, some refused, interleaved with calls from
+/// other threads: each refusal is reported once, with its request.
+#[test]
+fn posted_failures_among_calls() {
+    const N: u64 = 600;
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let server = thread::spawn(move || {
+        while let Some(r) = read_req(&mut b) {
+            match r.cmd {
+                OVERLAY_TARG_DROP => {
+                    if r.arg::<OverlayTargResp>().otr_reqid % 3 == 0 {
+                        quiet_failure(&mut b, &r, Errno::EINVAL);
+                    }
+                }
+                OVERLAY_IOC_NPROPS => {
+                    let mut n: OverlayIocNprops = r.arg();
+                    n.oipn_nprops = n.oipn_linkid as i32;
+                    reply_to(&mut b, r.id, 0, n.as_bytes(), &[]);
+                }
+                other => panic!("unexpected command {other:#x}"),
+            }
+        }
+    });
+    let c = Arc::new(Client::from_stream(a).unwrap());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let seen = seen.clone();
+        c.on_posted_error(move |p| {
+            assert_eq!(p.error.errno(), Some(Errno::EINVAL));
+            assert_eq!(p.cmd, OVERLAY_TARG_DROP);
+            seen.lock().unwrap().push(p.reqid);
+        });
+    }
+    let caller = {
+        let c = c.clone();
+        thread::spawn(move || {
+            for i in 0..200 {
+                assert_eq!(c.nprops(i).unwrap(), i as i32);
+            }
+        })
+    };
+    for reqid in 1..=N {
+        c.drop_posted(reqid).unwrap();
+    }
+    caller.join().unwrap();
+    // A last call reads whatever is left.
+    assert_eq!(c.nprops(7).unwrap(), 7);
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen, (1..=N).filter(|r| r % 3 == 0).collect::<Vec<_>>());
+    drop(c);
+    server.join().unwrap();
+}
+
+/// With a prefetch depth, LOOKUPs go out ahead of the callers and their
+/// answers wait in the client for the next calls.
+#[test]
+fn lookup_prefetch_answers_later_calls() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let server = thread::spawn(move || {
+        // One for the caller and two ahead, before any answer.
+        let ids: Vec<u64> = (0..3)
+            .map(|_| expect_req(&mut b, OVERLAY_TARG_LOOKUP).id)
+            .collect();
+        let mut out = Vec::new();
+        for (n, id) in ids.iter().enumerate() {
+            let mut l = OverlayTargLookup::new_zeroed();
+            l.otl_reqid = 1 + n as u64;
+            let h = RepHdr::new(0, *id, size_of::<OverlayTargLookup>() as u32, 0);
+            out.extend_from_slice(h.as_bytes());
+            out.extend_from_slice(l.as_bytes());
+        }
+        b.write_all(&out).unwrap();
+        // Top-ups: nothing more to hand out. (The client may be gone by
+        // the time one is answered.)
+        while let Some(r) = read_req(&mut b) {
+            assert_eq!(r.cmd, OVERLAY_TARG_LOOKUP);
+            let h = RepHdr::new(Errno::ETIME.0 as u32, r.id, 0, 0);
+            let _ = b.write_all(h.as_bytes());
+        }
+    });
+    let c = Client::from_stream(a).unwrap();
+    c.set_lookup_prefetch(2);
+    let mut got: Vec<u64> = (0..3).map(|_| c.lookup().unwrap().otl_reqid).collect();
+    got.sort();
+    assert_eq!(got, [1, 2, 3]);
+    assert_eq!(c.lookup().unwrap_err().errno(), Some(Errno::ETIME));
+    drop(c);
+    server.join().unwrap();
+}
+
+/// A lookup thread held up (in a slow plugin, say) while another waits:
+/// `both_at_once` sends the two answers together (one is queued behind
+/// the held-up thread), else the second comes later (nobody is reading
+/// then). Either way the waiting thread has it within a few
+/// milliseconds, not when the first comes back. Returns how long the
+/// second answer took to reach its thread after being sent.
+fn held_up_thread(both_at_once: bool) -> Duration {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let (started_tx, started) = std::sync::mpsc::channel::<u32>();
+    let (sent_tx, sent) = std::sync::mpsc::channel::<Instant>();
+    let server = thread::spawn(move || {
+        // The first thread's request; then the second's.
+        let first = expect_req(&mut b, OVERLAY_TARG_LOOKUP).id;
+        started_tx.send(1).unwrap();
+        let second = expect_req(&mut b, OVERLAY_TARG_LOOKUP).id;
+        // Let the second thread fall asleep.
+        thread::sleep(Duration::from_millis(50));
+        let answer = |b: &mut UnixStream, id: u64, reqid: u64| {
+            let mut l = OverlayTargLookup::new_zeroed();
+            l.otl_reqid = reqid;
+            let mut out = RepHdr::new(0, id, 72, 0).as_bytes().to_vec();
+            out.extend_from_slice(l.as_bytes());
+            b.write_all(&out).unwrap();
+        };
+        if both_at_once {
+            let mut l = OverlayTargLookup::new_zeroed();
+            l.otl_reqid = 1;
+            let mut out = RepHdr::new(0, first, 72, 0).as_bytes().to_vec();
+            out.extend_from_slice(l.as_bytes());
+            l.otl_reqid = 2;
+            out.extend_from_slice(RepHdr::new(0, second, 72, 0).as_bytes());
+            out.extend_from_slice(l.as_bytes());
+            sent_tx.send(Instant::now()).unwrap();
+            b.write_all(&out).unwrap();
+        } else {
+            answer(&mut b, first, 1);
+            thread::sleep(Duration::from_millis(50));
+            sent_tx.send(Instant::now()).unwrap();
+            answer(&mut b, second, 2);
+        }
+        // Whatever else comes: nothing.
+        while let Some(r) = read_req(&mut b) {
+            let _ = b.write_all(RepHdr::new(Errno::ETIME.0 as u32, r.id, 0, 0).as_bytes());
+        }
+    });
+    let c = Arc::new(Client::from_stream(a).unwrap());
+    let (release_tx, release) = std::sync::mpsc::channel::<()>();
+    let slow = {
+        let c = c.clone();
+        thread::spawn(move || {
+            let l = c.lookup().unwrap();
+            // Held up until the other is done.
+            release.recv().unwrap();
+            l.otl_reqid
+        })
+    };
+    started.recv().unwrap();
+    let quick = {
+        let c = c.clone();
+        thread::spawn(move || (c.lookup().unwrap().otl_reqid, Instant::now()))
+    };
+    let (got, at) = quick.join().unwrap();
+    let took = at.saturating_duration_since(sent.recv().unwrap());
+    release_tx.send(()).unwrap();
+    let mut all = [slow.join().unwrap(), got];
+    all.sort();
+    assert_eq!(all, [1, 2]);
+    drop(c);
+    server.join().unwrap();
+    took
+}
+
+#[test]
+fn an_answer_queued_behind_a_held_up_thread_is_taken_over() {
+    let took = held_up_thread(true);
+    assert!(took < Duration::from_millis(300), "{took:?}");
+}
+
+#[test]
+fn reading_left_by_a_held_up_thread_is_taken_over() {
+    let took = held_up_thread(false);
+    assert!(took < Duration::from_millis(300), "{took:?}");
+}
+
+/// Lookup threads and other callers on one client, the server
+/// answering in shuffled order: every LOOKUP answer is taken exactly
+/// once, every call gets its own reply.
+#[test]
+fn lookups_and_calls_mixed() {
+    const PER_THREAD: u32 = 300;
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let server = thread::spawn(move || {
+        let mut next_reqid = 1u64;
+        let mut held: Vec<Req> = Vec::new();
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        loop {
+            // Hold up to 6 requests, or whatever came within 2 ms.
+            let (r, end) = match read_req_within(&mut b, Duration::from_millis(2)) {
+                Ok(r) => {
+                    let end = r.is_none();
+                    (r, end)
+                }
+                Err(()) => (None, false),
+            };
+            let got = r.is_some();
+            held.extend(r);
+            if got && held.len() < 6 {
+                continue;
+            }
+            while !held.is_empty() {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let r = held.swap_remove(rng as usize % held.len());
+                match r.cmd {
+                    OVERLAY_TARG_LOOKUP => {
+                        let mut l = OverlayTargLookup::new_zeroed();
+                        l.otl_reqid = next_reqid;
+                        next_reqid += 1;
+                        let _ = b.write_all(&{
+                            let h = RepHdr::new(0, r.id, l.as_bytes().len() as u32, 0);
+                            let mut v = h.as_bytes().to_vec();
+                            v.extend_from_slice(l.as_bytes());
+                            v
+                        });
+                    }
+                    OVERLAY_IOC_NPROPS => {
+                        let mut n: OverlayIocNprops = r.arg();
+                        n.oipn_nprops = n.oipn_linkid as i32 + 1;
+                        reply_to(&mut b, r.id, 0, n.as_bytes(), &[]);
+                    }
+                    // Quiet, and it succeeds: no reply.
+                    OVERLAY_TARG_RESPOND => assert_eq!(r.flags, REQ_F_QUIET),
+                    other => panic!("unexpected command {other:#x}"),
+                }
+            }
+            if end {
+                break;
+            }
+        }
+    });
+    let c = Arc::new(Client::from_stream(a).unwrap());
+    c.set_lookup_prefetch(3);
+    let lookers: Vec<_> = (0..3)
+        .map(|_| {
+            let c = c.clone();
+            thread::spawn(move || {
+                (0..PER_THREAD)
+                    .map(|_| {
+                        let l = c.lookup().unwrap();
+                        c.respond_posted(l.otl_reqid, &point()).unwrap();
+                        l.otl_reqid
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let callers: Vec<_> = (0..3u32)
+        .map(|t| {
+            let c = c.clone();
+            thread::spawn(move || {
+                for i in 0..PER_THREAD {
+                    let id = t * 10_000 + i;
+                    assert_eq!(c.nprops(id).unwrap(), id as i32 + 1);
+                }
+            })
+        })
+        .collect();
+    for t in callers {
+        t.join().unwrap();
+    }
+    let mut all: Vec<u64> = lookers
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 3 * PER_THREAD as usize, "no answer taken twice");
+    drop(c);
     server.join().unwrap();
 }
 

@@ -9,46 +9,49 @@
 //! A connection is multiplexed, as a descriptor is on illumos, where the
 //! kernel runs concurrent ioctls on one open of `/dev/overlay` in
 //! parallel: its commands are served concurrently, and each reply goes
-//! out with its request's id as soon as it is ready, in any order.
+//! out with its request's id as soon as it is ready, in any order. What
+//! a lookup costs here is thread handoffs (a wakeup is several
+//! microseconds, tens on a small virtual machine, where the lookup
+//! itself is one), so the lookup path has as few as can be:
 //!
 //! * The connection's thread reads requests, through a buffer (a burst
 //!   is one `read`), and serves every command that cannot block right
 //!   there: the `/dev/overlay` commands (RESPOND, DROP, PKT, INJECT,
 //!   RESEND, the cache...) and a LOOKUP for which work is already
-//!   queued ([`CtlHandle::try_lookup`]). That is the whole lookup path,
-//!   and serving it inline costs no thread handoff, which on a small
-//!   (virtual) machine is the dominant cost of a lookup. Their replies
-//!   are gathered and written together once no further request is
-//!   buffered: one `write` per burst, and at once when the client is
-//!   waiting.
-//! * A LOOKUP with nothing queued waits for work up to a second; the
-//!   `/dev/dld` and host commands may take long as well (DELETE waits
-//!   for the device's outstanding lookups, which this very connection
-//!   may be about to answer; a VNIC create makes a TAP device). These
-//!   go to the connection's workers, threads started on demand and kept
-//!   while in use, which write their reply (one `writev`) when done. So
-//!   a waiting LOOKUP holds up no RESPOND, and varpd runs as many lookup
-//!   threads on its one handle as on illumos.
-//! * Every request is answered exactly once, unless the connection ends
-//!   first. A malformed header (bad magic, a length past the limit) ends
-//!   the connection before anything more is read: the stream cannot be
-//!   resynchronised.
-//! * When the connection ends, commands still queued for a worker are
-//!   dropped (nobody is there for their reply), waiting LOOKUPs end at
-//!   once ([`CtlHandle::cancel_lookups`]), the connection's thread waits
-//!   for its workers, and the handle closes, returning its unanswered
-//!   lookups to the queue.
+//!   queued ([`CtlHandle::try_lookup`]). Replies are gathered and
+//!   written once no further request is buffered: one `write` per
+//!   burst, and at once when the client is waiting. A quiet request
+//!   (varpd's RESPOND and DROP) is answered only if it fails.
+//! * A LOOKUP with nothing queued is *parked* ([`Parked`]), not given a
+//!   thread to sleep in: the transmit path that queues the next entry
+//!   takes it for the parked LOOKUP and writes the reply itself, so the
+//!   miss reaches varpd with no handoff inside overlayd. A LOOKUP parked
+//!   for a second is answered `ETIME`, as on illumos.
+//! * The `/dev/dld` and host commands may take long (DELETE waits for
+//!   the device's outstanding lookups, which this very connection may be
+//!   about to answer; a VNIC create makes a TAP device). They go to the
+//!   connection's workers, threads started on demand and kept while in
+//!   use. So nothing waiting holds up a RESPOND, and varpd runs as many
+//!   lookup threads on its one handle as on illumos.
+//! * Every request is answered exactly once (quiet ones: at most once),
+//!   unless the connection ends first. A malformed header (bad magic, a
+//!   length past the limit, an unknown flag) ends the connection before
+//!   anything more is read: the stream cannot be resynchronised.
+//! * When the connection ends, its parked LOOKUPs are forgotten, commands
+//!   still queued for a worker are dropped (nobody is there for their
+//!   reply), the connection's thread waits for its workers, and the
+//!   handle closes, returning its unanswered lookups to the queue.
 
 use std::collections::VecDeque;
-use std::io::{self, BufReader, IoSlice, Read, Write};
+use std::io::{self, BufReader, Read};
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use overlay::Errno;
 use overlay::abi::dld::DldIoctl;
@@ -118,7 +121,7 @@ impl CtlServer {
             let _ = std::thread::Builder::new()
                 .name("ctl".into())
                 .spawn(move || {
-                    if let Err(e) = Connection::new(host).serve(conn) {
+                    if let Err(e) = serve_conn(host, conn) {
                         tracing::debug!(error = %e, "control connection closed");
                     }
                 });
@@ -143,112 +146,272 @@ fn peer_is_root(conn: &UnixStream) -> bool {
     r == 0 && cred.uid == 0
 }
 
-/// One client connection: optionally an open of `/dev/overlay`.
-struct Connection {
-    host: Arc<Host>,
-    /// Set by `OVERLAY_HOST_OPEN`; shared with the workers serving its
-    /// waiting LOOKUPs, and dropped (closing the handle) when the last
-    /// of them is done after the connection ends.
-    handle: Option<Handle>,
-}
-
 type Handle = Arc<CtlHandle<LinuxPlatform>>;
 
 /// Peers are root: they hold every privilege, in the only zone.
 const CRED: Cred = Cred::ROOT;
 
-/// Workers one connection may have: LOOKUPs waiting at once, mostly
-/// (varpd runs `2 × ncpu + 1` lookup threads). Beyond that, commands
-/// wait for a worker to come free (a LOOKUP waits at most a second).
-const MAX_WORKERS: usize = 128;
+/// Workers one connection may have for `/dev/dld` and host commands.
+/// Beyond that, commands wait for a worker to come free.
+const MAX_WORKERS: usize = 32;
 
-/// How long an idle worker stays for the next command. varpd keeps its
-/// lookup threads' LOOKUPs coming, so its workers are reused rather than
-/// started per LOOKUP.
+/// How long an idle worker stays for the next command.
 const WORKER_IDLE: Duration = Duration::from_secs(10);
 
 /// Request bytes read at once: a burst of RESPONDs is one `read`.
 const READ_BUF: usize = 64 * 1024;
 
-/// Inline replies gathered before they are written even though more
-/// requests are buffered.
+/// Replies gathered before they are written even though more requests
+/// are buffered.
 const REPLY_BATCH: usize = 32 * 1024;
 
 /// A stuck client (one that stops reading its replies) gives up its
 /// connection after this long, rather than holding its threads.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Appends one reply to `buf`: on success the argument and data bytes as
-/// the driver copied them out, on failure none (as `ioctl(2)` copies
-/// nothing out).
-fn push_reply(buf: &mut Vec<u8>, id: u64, res: Result<(), Errno>, arg: &[u8], data: &[u8]) {
-    let (errno, arg, data) = reply_parts(res, arg, data);
-    let rep = RepHdr::new(errno, id, arg.len() as u32, data.len() as u32);
-    buf.extend_from_slice(rep.as_bytes());
-    buf.extend_from_slice(arg);
-    buf.extend_from_slice(data);
+/// How long the expiry thread stays with no LOOKUP parked.
+const EXPIRY_IDLE: Duration = Duration::from_secs(2);
+
+/// One connection, as its reader, its workers, the expiry thread and the
+/// transmit path (answering its parked LOOKUPs) share it.
+struct Conn {
+    host: Arc<Host>,
+    out: Out,
+    /// Set by `OVERLAY_HOST_OPEN`. Closed (dropped) with the last
+    /// reference to the connection, after it ends.
+    handle: OnceLock<Handle>,
+    pool: Pool,
 }
 
-fn reply_parts<'a>(
-    res: Result<(), Errno>,
-    arg: &'a [u8],
-    data: &'a [u8],
-) -> (u32, &'a [u8], &'a [u8]) {
-    match res {
-        Ok(()) => (0, arg, data),
-        Err(e) => (e.0 as u32, &[], &[]),
-    }
-}
-
-/// The sending half, shared by the reader and the workers; a reply is
-/// written whole under its lock.
+/// The sending half. Replies are appended to `pending` by whoever has
+/// one, and written by whoever then holds `write`: the reader (when it
+/// has no further request buffered, so that a burst of replies is one
+/// `write`), a worker, the expiry thread, or the transmit path, which
+/// only tries (it must not wait: if the lock is held, its holder writes
+/// the new reply too; if the socket is full, a worker finishes).
 struct Out {
-    stream: parking_lot::Mutex<UnixStream>,
+    fd: UnixStream,
+    pending: parking_lot::Mutex<Vec<u8>>,
+    write: parking_lot::Mutex<Unsent>,
+    /// A write failed: the connection is ending; replies are dropped.
+    dead: AtomicBool,
+}
+
+/// Bytes taken from `pending` and not all written yet.
+#[derive(Default)]
+struct Unsent {
+    buf: Vec<u8>,
+    off: usize,
+}
+
+/// Whether a non-blocking flush left bytes behind.
+#[derive(Debug, PartialEq, Eq)]
+enum Flushed {
+    /// Written, or left to the writer holding the lock.
+    Done,
+    /// The socket is full: a blocking flush must finish.
+    Later,
 }
 
 impl Out {
-    fn write_all(&self, bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
-        let mut bufs = bufs;
-        let s = self.stream.lock();
-        let r = (|| {
-            while !bufs.is_empty() {
-                match (&*s).write_vectored(bufs) {
-                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => IoSlice::advance_slices(&mut bufs, n),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(())
-        })();
-        if r.is_err() {
-            // A reply cut short leaves the stream out of step: end the
-            // connection (the reader sees it and cleans up).
-            let _ = s.shutdown(Shutdown::Both);
+    fn new(fd: UnixStream) -> Out {
+        Out {
+            fd,
+            pending: parking_lot::Mutex::new(Vec::new()),
+            write: parking_lot::Mutex::new(Unsent::default()),
+            dead: AtomicBool::new(false),
         }
-        r
     }
 
-    /// Writes one reply: one `writev` of header, argument and data.
-    fn reply(&self, id: u64, res: Result<(), Errno>, arg: &[u8], data: &[u8]) -> io::Result<()> {
-        let (errno, arg, data) = reply_parts(res, arg, data);
-        let rep = RepHdr::new(errno, id, arg.len() as u32, data.len() as u32);
-        self.write_all(&mut [
-            IoSlice::new(rep.as_bytes()),
-            IoSlice::new(arg),
-            IoSlice::new(data),
-        ])
+    /// Appends one reply: on success the argument and data bytes as the
+    /// driver copied them out, on failure none (as `ioctl(2)` copies
+    /// nothing out); for a quiet request nothing on success, and on
+    /// failure the request's argument (`quiet_arg`).
+    fn push(
+        &self,
+        req: &ReqHdr,
+        res: Result<(), Errno>,
+        arg: &[u8],
+        data: &[u8],
+        quiet_arg: &[u8],
+    ) {
+        let (errno, flags, arg, data): (u32, u32, &[u8], &[u8]) = match res {
+            Ok(()) if req.is_quiet() => return,
+            Ok(()) => (0, 0, arg, data),
+            Err(e) if req.is_quiet() => (e.0 as u32, REP_F_QUIET, quiet_arg, &[]),
+            Err(e) => (e.0 as u32, 0, &[], &[]),
+        };
+        if self.dead.load(Relaxed) {
+            return;
+        }
+        let rep = RepHdr {
+            cmd: req.cmd,
+            flags,
+            ..RepHdr::new(errno, req.id, arg.len() as u32, data.len() as u32)
+        };
+        let mut p = self.pending.lock();
+        p.extend_from_slice(rep.as_bytes());
+        p.extend_from_slice(arg);
+        p.extend_from_slice(data);
+    }
+
+    fn pending_len(&self) -> usize {
+        self.pending.lock().len()
+    }
+
+    /// Writes what is pending. `block`: may wait for the socket (and the
+    /// lock); else writes only what the socket takes now.
+    fn flush(&self, block: bool) -> io::Result<Flushed> {
+        loop {
+            let mut w = if block {
+                self.write.lock()
+            } else {
+                match self.write.try_lock() {
+                    Some(w) => w,
+                    // Its holder rechecks `pending` after letting go.
+                    None => return Ok(Flushed::Done),
+                }
+            };
+            loop {
+                if w.off == w.buf.len() {
+                    w.buf.clear();
+                    w.off = 0;
+                    std::mem::swap(&mut w.buf, &mut *self.pending.lock());
+                    if w.buf.is_empty() {
+                        break;
+                    }
+                }
+                let flags = libc::MSG_NOSIGNAL | if block { 0 } else { libc::MSG_DONTWAIT };
+                let rest = &w.buf[w.off..];
+                // SAFETY: send(2) on our socket from a live buffer of
+                // `rest.len()` bytes.
+                let n = unsafe {
+                    libc::send(self.fd.as_raw_fd(), rest.as_ptr().cast(), rest.len(), flags)
+                };
+                if n >= 0 {
+                    w.off += n as usize;
+                    continue;
+                }
+                let e = io::Error::last_os_error();
+                match e.kind() {
+                    io::ErrorKind::Interrupted => {}
+                    io::ErrorKind::WouldBlock if !block => return Ok(Flushed::Later),
+                    _ => {
+                        // A reply cut short leaves the stream out of
+                        // step: end the connection (the reader sees it).
+                        self.dead.store(true, Relaxed);
+                        let _ = self.fd.shutdown(Shutdown::Both);
+                        w.buf.clear();
+                        w.off = 0;
+                        self.pending.lock().clear();
+                        return Err(e);
+                    }
+                }
+            }
+            drop(w);
+            // A reply appended by a writer that found the lock taken.
+            if self.pending.lock().is_empty() {
+                return Ok(Flushed::Done);
+            }
+        }
     }
 }
 
-/// A command handed to a worker, because it may block.
+impl Conn {
+    fn handle(&self) -> Option<&Handle> {
+        self.handle.get()
+    }
+
+    /// Writes pending replies without waiting; if the socket is full, a
+    /// worker finishes.
+    fn flush_nowait(self: &Arc<Self>) {
+        if let Ok(Flushed::Later) = self.out.flush(false) {
+            self.submit(Job::Flush);
+        }
+    }
+
+    fn submit(self: &Arc<Self>, job: Job) {
+        let mut st = self.pool.st.lock();
+        if st.closed {
+            return;
+        }
+        st.jobs.push_back(job);
+        // Jobs not yet picked up, against workers that will pick them up
+        // (a worker woken but not yet running still counts as idle).
+        if st.jobs.len() <= st.idle {
+            self.pool.work.notify_one();
+            return;
+        }
+        if st.threads >= MAX_WORKERS {
+            return;
+        }
+        let conn = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("ctl-worker".into())
+            .spawn(move || conn.work_loop());
+        match spawned {
+            Ok(_) => st.threads += 1,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start a control worker");
+                if st.threads == 0
+                    && let Some(Job::Cmd { req, .. }) = st.jobs.pop_back()
+                {
+                    // Nobody will run it: answer it now, as a kernel
+                    // short of memory would.
+                    drop(st);
+                    self.out.push(&req, Err(Errno::EAGAIN), &[], &[], &[]);
+                    let _ = self.out.flush(true);
+                }
+            }
+        }
+    }
+
+    fn work_loop(&self) {
+        let mut st = self.pool.st.lock();
+        loop {
+            if let Some(job) = st.jobs.pop_front() {
+                drop(st);
+                self.run_job(job);
+                st = self.pool.st.lock();
+                continue;
+            }
+            if st.closed {
+                break;
+            }
+            st.idle += 1;
+            let timed_out = self.pool.work.wait_for(&mut st, WORKER_IDLE).timed_out();
+            st.idle -= 1;
+            if timed_out && st.jobs.is_empty() {
+                break;
+            }
+        }
+        st.threads -= 1;
+        self.pool.exited.notify_all();
+    }
+
+    fn run_job(&self, job: Job) {
+        // A failed write ends the connection (see `Out::flush`).
+        match job {
+            Job::Cmd { req, mut arg } => {
+                let res = slow_cmd(&self.host, req.cmd, &mut arg);
+                self.out.push(&req, res, &arg, &[], &[]);
+                let _ = self.out.flush(true);
+            }
+            Job::Flush => {
+                let _ = self.out.flush(true);
+            }
+        }
+    }
+}
+
+/// Work handed to a connection's workers, because it may block.
 enum Job {
-    /// An `OVERLAY_TARG_LOOKUP` that found nothing queued: it waits.
-    Lookup { id: u64, handle: Handle },
     /// A `/dev/dld` or host command (a DELETE waits for the lookups of
     /// the device, which this very connection may be about to answer; a
     /// VNIC create makes a TAP device).
-    Cmd { id: u64, cmd: u32, arg: Vec<u8> },
+    Cmd { req: ReqHdr, arg: Vec<u8> },
+    /// Replies the transmit path could not write without waiting.
+    Flush,
 }
 
 #[derive(Default)]
@@ -274,98 +437,205 @@ struct Pool {
 }
 
 impl Pool {
-    fn submit(self: &Arc<Self>, job: Job, host: &Arc<Host>, out: &Arc<Out>) {
-        let mut st = self.st.lock();
-        if st.closed {
-            return;
-        }
-        st.jobs.push_back(job);
-        // Jobs not yet picked up, against workers that will pick them up
-        // (a worker woken but not yet running still counts as idle).
-        if st.jobs.len() <= st.idle {
-            self.work.notify_one();
-            return;
-        }
-        if st.threads >= MAX_WORKERS {
-            return;
-        }
-        let (pool, host, w_out) = (self.clone(), host.clone(), out.clone());
-        let spawned = std::thread::Builder::new()
-            .name("ctl-worker".into())
-            .spawn(move || pool.work_loop(&host, &w_out));
-        match spawned {
-            Ok(_) => st.threads += 1,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot start a control worker");
-                if st.threads == 0 {
-                    // Nobody will run it: answer it now, as a kernel
-                    // short of memory would.
-                    if let Some(job) = st.jobs.pop_back() {
-                        drop(st);
-                        let id = match job {
-                            Job::Lookup { id, .. } | Job::Cmd { id, .. } => id,
-                        };
-                        let _ = out.reply(id, Err(Errno::EAGAIN), &[], &[]);
-                    }
-                }
-            }
-        }
-    }
-
-    fn work_loop(&self, host: &Arc<Host>, out: &Out) {
-        let mut st = self.st.lock();
-        loop {
-            if let Some(job) = st.jobs.pop_front() {
-                drop(st);
-                run_job(host, out, job);
-                st = self.st.lock();
-                continue;
-            }
-            if st.closed {
-                break;
-            }
-            st.idle += 1;
-            let timed_out = self.work.wait_for(&mut st, WORKER_IDLE).timed_out();
-            st.idle -= 1;
-            if timed_out && st.jobs.is_empty() {
-                break;
-            }
-        }
-        st.threads -= 1;
-        self.exited.notify_all();
-    }
-
     /// Drops the queued jobs (nobody is there for their replies), stops
     /// the workers once their current job is done, and waits for them.
     fn close_and_wait(&self) {
         let mut st = self.st.lock();
         st.closed = true;
-        let dropped = std::mem::take(&mut st.jobs);
+        st.jobs.clear();
         self.work.notify_all();
-        drop(st);
-        // The handles in dropped LOOKUPs go outside the lock.
-        drop(dropped);
-        let mut st = self.st.lock();
         while st.threads > 0 {
             self.exited.wait(&mut st);
         }
     }
 }
 
-fn run_job(host: &Host, out: &Out, job: Job) {
-    // A failed write ends the connection (see `Out::write_all`); a
-    // LOOKUP taken meanwhile stays with the handle, which returns it to
-    // the queue when it closes.
-    let _ = match job {
-        Job::Lookup { id, handle } => match handle.lookup(LOOKUP_TIMEOUT_NS) {
-            Ok(req) => out.reply(id, Ok(()), req.as_bytes(), &[]),
-            Err(e) => out.reply(id, Err(e), &[], &[]),
-        },
-        Job::Cmd { id, cmd, mut arg } => {
-            let res = slow_cmd(host, cmd, &mut arg);
-            out.reply(id, res, &arg, &[])
+/// A LOOKUP waiting for work.
+struct ParkedLookup {
+    req: ReqHdr,
+    conn: Arc<Conn>,
+    deadline: Instant,
+}
+
+/// LOOKUPs waiting for work, of every connection (in practice varpd's
+/// one), oldest first.
+///
+/// On illumos a LOOKUP with nothing queued sleeps in the kernel until an
+/// entry is posted, and the posting thread signals it: one thread
+/// handoff before varpd even hears of the miss. Here no thread waits in
+/// a LOOKUP: the connection's reader parks it, and the thread that posts
+/// the entry (the transmit path, [`overlay::Platform::lookups_posted`]) takes
+/// the entry for the oldest parked LOOKUP and writes the reply itself,
+/// without waiting (the reply is 104 bytes; a full socket hands the
+/// write to a worker). A LOOKUP still parked after a second is answered
+/// `ETIME` by the expiry thread, as the illumos one times out.
+///
+/// A LOOKUP is tried and parked under the same lock the posting side
+/// serves under, so an entry posted in between cannot be missed. Parked
+/// LOOKUPs hold their connection: entries taken out are dropped outside
+/// the lock, since dropping the last reference to a connection closes
+/// its handle, which posts.
+#[derive(Default)]
+pub struct Parked {
+    q: parking_lot::Mutex<ParkedQueue>,
+    /// The first LOOKUP was parked.
+    cv: parking_lot::Condvar,
+}
+
+#[derive(Default)]
+struct ParkedQueue {
+    q: VecDeque<ParkedLookup>,
+    expiry_running: bool,
+}
+
+impl std::fmt::Debug for Parked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parked")
+            .field("len", &self.q.lock().q.len())
+            .finish()
+    }
+}
+
+impl Parked {
+    /// Serves a LOOKUP now if work is queued (or it fails), else parks
+    /// it. `try_now` runs the command without waiting.
+    fn lookup_or_park(
+        self: &Arc<Self>,
+        conn: &Arc<Conn>,
+        req: &ReqHdr,
+        try_now: impl FnOnce() -> Result<(), Errno>,
+    ) -> Option<Result<(), Errno>> {
+        let mut pq = self.q.lock();
+        match try_now() {
+            Err(Errno::ETIME) => {}
+            r => return Some(r),
         }
-    };
+        pq.q.push_back(ParkedLookup {
+            req: *req,
+            conn: conn.clone(),
+            deadline: Instant::now() + Duration::from_nanos(LOOKUP_TIMEOUT_NS),
+        });
+        if !pq.expiry_running {
+            let me = self.clone();
+            if std::thread::Builder::new()
+                .name("ctl-expiry".into())
+                .spawn(move || me.expire())
+                .is_ok()
+            {
+                pq.expiry_running = true;
+            }
+        }
+        if pq.q.len() == 1 {
+            self.cv.notify_one();
+        }
+        None
+    }
+
+    /// Entries were posted: answers parked LOOKUPs while there is work.
+    /// On the posting thread; never waits (but for the lock, which is
+    /// held only for a try).
+    pub fn service(&self) {
+        loop {
+            let (p, res) = {
+                let mut pq = self.q.lock();
+                let Some(front) = pq.q.front() else {
+                    return;
+                };
+                let res = match front.conn.handle() {
+                    Some(h) => h.try_lookup(),
+                    None => Err(Errno::EBADF),
+                };
+                if res == Err(Errno::ETIME) {
+                    return;
+                }
+                (pq.q.pop_front(), res)
+            };
+            let Some(p) = p else { return };
+            match res {
+                Ok(l) => p.conn.out.push(&p.req, Ok(()), l.as_bytes(), &[], &[]),
+                Err(e) => p.conn.out.push(&p.req, Err(e), &[], &[], &[]),
+            }
+            p.conn.flush_nowait();
+        }
+    }
+
+    /// Forgets the parked LOOKUPs of a connection that ended.
+    fn remove(&self, conn: &Arc<Conn>) {
+        let mut gone = Vec::new();
+        {
+            let mut pq = self.q.lock();
+            let mut i = 0;
+            while i < pq.q.len() {
+                if Arc::ptr_eq(&pq.q[i].conn, conn) {
+                    gone.extend(pq.q.remove(i));
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        drop(gone);
+    }
+
+    /// The expiry thread: answers `ETIME` to LOOKUPs parked for a
+    /// second; leaves when none has been parked for a while.
+    fn expire(&self) {
+        loop {
+            let p = {
+                let mut pq = self.q.lock();
+                loop {
+                    let now = Instant::now();
+                    match pq.q.front() {
+                        Some(f) if f.deadline <= now => break pq.q.pop_front(),
+                        Some(f) => {
+                            let d = f.deadline;
+                            self.cv.wait_until(&mut pq, d);
+                        }
+                        None => {
+                            if self.cv.wait_for(&mut pq, EXPIRY_IDLE).timed_out() && pq.q.is_empty()
+                            {
+                                pq.expiry_running = false;
+                                return;
+                            }
+                        }
+                    }
+                }
+            };
+            if let Some(p) = p {
+                p.conn.out.push(&p.req, Err(Errno::ETIME), &[], &[], &[]);
+                p.conn.flush_nowait();
+            }
+        }
+    }
+}
+
+/// The receiving half, for the connection's reader: waits in
+/// `poll(POLLIN)` rather than in `recv`, because a thread asleep in
+/// `recv` on a Unix stream socket is also woken whenever the peer reads
+/// what this side wrote (the "writable" wakeup shares the wait queue;
+/// `poll` filters it out). That would be one needless thread switch per
+/// reply varpd reads.
+struct In(UnixStream);
+
+impl Read for In {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let fd = self.0.as_raw_fd();
+        loop {
+            // SAFETY: recv(2) into a live buffer of `buf.len()` bytes.
+            let n =
+                unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => {}
+                io::ErrorKind::WouldBlock => {
+                    crate::tap::poll_readable(fd, -1)?;
+                }
+                _ => return Err(e),
+            }
+        }
+    }
 }
 
 /// Whether `buf` holds a whole request (so that reading it will not
@@ -388,159 +658,165 @@ struct Scratch {
     data: Vec<u8>,
     /// The frame of a `PKT` reply.
     pkt: Vec<u8>,
-    /// Replies not yet written.
-    replies: Vec<u8>,
+    /// A quiet request's argument as received (its failure reply).
+    quiet: Vec<u8>,
 }
 
-impl Connection {
-    fn new(host: Arc<Host>) -> Connection {
-        Connection { host, handle: None }
+/// Serves a connection until it ends, then ends its workers, forgets its
+/// parked LOOKUPs and closes its handle (see the module documentation).
+fn serve_conn(host: Arc<Host>, stream: UnixStream) -> io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    let parked = host.overlay.platform().parked.clone();
+    let conn = Arc::new(Conn {
+        host,
+        out: Out::new(stream.try_clone()?),
+        handle: OnceLock::new(),
+        pool: Pool::default(),
+    });
+    let mut rd = BufReader::with_capacity(READ_BUF, In(stream));
+    let r = read_loop(&conn, &parked, &mut rd);
+    let _ = rd.get_ref().0.shutdown(Shutdown::Both);
+    parked.remove(&conn);
+    if let Some(h) = conn.handle() {
+        // A LOOKUP being served by the transmit path right now finds
+        // the handle closing.
+        h.cancel_lookups();
     }
+    conn.pool.close_and_wait();
+    // Whoever still holds the connection (a parked LOOKUP being answered
+    // this instant) lets go at once; then the handle closes here,
+    // returning its requests to the queue before the thread ends.
+    let t0 = Instant::now();
+    while Arc::strong_count(&conn) > 1 && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    drop(conn);
+    r
+}
 
-    /// Serves the connection until it ends, then ends its workers and
-    /// closes its handle (see the module documentation).
-    fn serve(mut self, conn: UnixStream) -> io::Result<()> {
-        conn.set_nonblocking(false)?;
-        conn.set_write_timeout(Some(WRITE_TIMEOUT))?;
-        let out = Arc::new(Out {
-            stream: parking_lot::Mutex::new(conn.try_clone()?),
-        });
-        let pool = Arc::new(Pool::default());
-        let mut rd = BufReader::with_capacity(READ_BUF, conn);
-        let r = self.read_loop(&mut rd, &out, &pool);
-        if r.is_err() {
-            let _ = rd.get_ref().shutdown(Shutdown::Both);
+fn read_loop(conn: &Arc<Conn>, parked: &Arc<Parked>, rd: &mut BufReader<In>) -> io::Result<()> {
+    let mut sc = Scratch::default();
+    loop {
+        // About to wait for the client: let it have its replies.
+        if !request_buffered(rd.buffer()) {
+            conn.out.flush(true)?;
         }
-        // Waiting LOOKUPs end now rather than at their timeout, so that
-        // the handle closes and its requests go back to the queue at once.
-        if let Some(h) = self.handle.take() {
-            h.cancel_lookups();
+        let mut hdr = [0u8; size_of::<ReqHdr>()];
+        match rd.read_exact(&mut hdr) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e),
         }
-        pool.close_and_wait();
-        r
+        let req = ReqHdr::read_from_bytes(&hdr).unwrap_or_default();
+        if !req.is_valid() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "bad request header",
+            ));
+        }
+        sc.arg.clear();
+        sc.arg.resize(req.arg_len as usize, 0);
+        rd.read_exact(&mut sc.arg)?;
+        sc.data.clear();
+        sc.data.resize(req.data_len as usize, 0);
+        rd.read_exact(&mut sc.data)?;
+        if req.is_quiet() {
+            sc.quiet.clear();
+            sc.quiet.extend_from_slice(&sc.arg);
+        }
+        dispatch(conn, parked, &req, &mut sc);
+        if conn.out.pending_len() >= REPLY_BATCH {
+            conn.out.flush(true)?;
+        }
     }
+}
 
-    fn read_loop(
-        &mut self,
-        rd: &mut BufReader<UnixStream>,
-        out: &Arc<Out>,
-        pool: &Arc<Pool>,
-    ) -> io::Result<()> {
-        let mut sc = Scratch::default();
-        loop {
-            // About to wait for the client: let it have its replies.
-            if !sc.replies.is_empty() && !request_buffered(rd.buffer()) {
-                out.write_all(&mut [IoSlice::new(&sc.replies)])?;
-                sc.replies.clear();
-            }
-            let mut hdr = [0u8; size_of::<ReqHdr>()];
-            match rd.read_exact(&mut hdr) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
-                Err(e) => return Err(e),
-            }
-            let req = ReqHdr::read_from_bytes(&hdr).unwrap_or_default();
-            if !req.is_valid() {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "bad request header",
-                ));
-            }
-            sc.arg.clear();
-            sc.arg.resize(req.arg_len as usize, 0);
-            rd.read_exact(&mut sc.arg)?;
-            sc.data.clear();
-            sc.data.resize(req.data_len as usize, 0);
-            rd.read_exact(&mut sc.data)?;
-            self.dispatch(req.cmd, req.id, &mut sc, out, pool);
-            if sc.replies.len() >= REPLY_BATCH {
-                out.write_all(&mut [IoSlice::new(&sc.replies)])?;
-                sc.replies.clear();
-            }
-        }
+/// Serves one command: inline if it cannot block (its reply is
+/// appended), a LOOKUP with nothing queued parked, the rest through a
+/// worker.
+fn dispatch(conn: &Arc<Conn>, parked: &Arc<Parked>, req: &ReqHdr, sc: &mut Scratch) {
+    let cmd = req.cmd;
+    let host_cmd = HostCmd::from_cmd(cmd);
+    if host_cmd == Some(HostCmd::Open) {
+        // Inline: the handle is the connection's state.
+        let res = open(conn, &sc.arg);
+        conn.out.push(req, res, &sc.arg, &[], &sc.quiet);
+        return;
     }
+    if host_cmd.is_some() || DldIoctl::from_cmd(cmd).is_some() {
+        let arg = std::mem::take(&mut sc.arg);
+        conn.submit(Job::Cmd { req: *req, arg });
+        return;
+    }
+    let res = if cmd == OVERLAY_TARG_LOOKUP
+        && let Some(h) = conn.handle()
+    {
+        match parked.lookup_or_park(conn, req, || {
+            targ_ioctl_timed(h, cmd, CRED, &mut sc.arg, TargData::None, 0)
+        }) {
+            Some(r) => r,
+            None => return,
+        }
+    } else {
+        targ_inline(conn, cmd, sc)
+    };
+    let data = if cmd == OVERLAY_TARG_PKT {
+        &sc.pkt[..]
+    } else {
+        &[]
+    };
+    conn.out.push(req, res, &sc.arg, data, &sc.quiet);
+}
 
-    /// Serves one command: inline if it cannot block (its reply goes to
-    /// `sc.replies`), else through a worker.
-    fn dispatch(&mut self, cmd: u32, id: u64, sc: &mut Scratch, out: &Arc<Out>, pool: &Arc<Pool>) {
-        let host_cmd = HostCmd::from_cmd(cmd);
-        if host_cmd == Some(HostCmd::Open) {
-            // Inline: the handle is the connection's state.
-            let res = self.open(&sc.arg);
-            push_reply(&mut sc.replies, id, res, &sc.arg, &[]);
-            return;
-        }
-        if host_cmd.is_some() || DldIoctl::from_cmd(cmd).is_some() {
-            let arg = std::mem::take(&mut sc.arg);
-            pool.submit(Job::Cmd { id, cmd, arg }, &self.host, out);
-            return;
-        }
-        let res = self.targ_inline(cmd, sc);
-        if cmd == OVERLAY_TARG_LOOKUP
-            && res == Err(Errno::ETIME)
-            && let Some(h) = &self.handle
-        {
-            // Nothing queued: wait for work on a worker.
-            let handle = h.clone();
-            pool.submit(Job::Lookup { id, handle }, &self.host, out);
-            return;
-        }
-        let data = if cmd == OVERLAY_TARG_PKT {
-            &sc.pkt[..]
-        } else {
-            &[]
-        };
-        push_reply(&mut sc.replies, id, res, &sc.arg, data);
+/// A `/dev/overlay` command, without waiting. `sc.arg` becomes the
+/// reply's argument bytes, and for `PKT` `sc.pkt` its data.
+fn targ_inline(conn: &Conn, cmd: u32, sc: &mut Scratch) -> Result<(), Errno> {
+    if TargIoctl::from_cmd(cmd).is_none() {
+        return Err(Errno::ENOTTY);
     }
+    let Some(h) = conn.handle() else {
+        // Not opened as /dev/overlay.
+        return Err(Errno::EBADF);
+    };
+    let arg = &mut sc.arg;
+    let n = targ_arg_len(cmd, arg)?;
+    arg.resize(n.max(arg.len()), 0);
+    let want = targ_data_len(cmd, arg, MAX_PAYLOAD as usize)?;
+    match TargIoctl::from_cmd(cmd) {
+        Some(TargIoctl::Pkt) => {
+            sc.pkt.clear();
+            sc.pkt.resize(want, 0);
+            let r = targ_ioctl_timed(h, cmd, CRED, arg, TargData::Out(&mut sc.pkt), 0);
+            let copied = overlay::abi::targ::OverlayTargPkt::read_from_prefix(arg)
+                .map(|(p, _)| p.otp_size as usize)
+                .unwrap_or(0);
+            sc.pkt.truncate(copied);
+            r
+        }
+        Some(TargIoctl::Inject | TargIoctl::Resend) => match sc.data.get(..want) {
+            Some(frame) => targ_ioctl_timed(h, cmd, CRED, arg, TargData::In(frame), 0),
+            None => Err(Errno::EFAULT),
+        },
+        _ => targ_ioctl_timed(h, cmd, CRED, arg, TargData::None, 0),
+    }
+}
 
-    /// A `/dev/overlay` command, without waiting (a LOOKUP with nothing
-    /// queued is `ETIME`). `sc.arg` becomes the reply's argument bytes,
-    /// and for `PKT` `sc.pkt` its data.
-    fn targ_inline(&self, cmd: u32, sc: &mut Scratch) -> Result<(), Errno> {
-        if TargIoctl::from_cmd(cmd).is_none() {
-            return Err(Errno::ENOTTY);
-        }
-        let Some(h) = self.handle.as_deref() else {
-            // Not opened as /dev/overlay.
-            return Err(Errno::EBADF);
-        };
-        let arg = &mut sc.arg;
-        let n = targ_arg_len(cmd, arg)?;
-        arg.resize(n.max(arg.len()), 0);
-        let want = targ_data_len(cmd, arg, MAX_PAYLOAD as usize)?;
-        match TargIoctl::from_cmd(cmd) {
-            Some(TargIoctl::Pkt) => {
-                sc.pkt.clear();
-                sc.pkt.resize(want, 0);
-                let r = targ_ioctl_timed(h, cmd, CRED, arg, TargData::Out(&mut sc.pkt), 0);
-                let copied = overlay::abi::targ::OverlayTargPkt::read_from_prefix(arg)
-                    .map(|(p, _)| p.otp_size as usize)
-                    .unwrap_or(0);
-                sc.pkt.truncate(copied);
-                r
-            }
-            Some(TargIoctl::Inject | TargIoctl::Resend) => match sc.data.get(..want) {
-                Some(frame) => targ_ioctl_timed(h, cmd, CRED, arg, TargData::In(frame), 0),
-                None => Err(Errno::EFAULT),
-            },
-            _ => targ_ioctl_timed(h, cmd, CRED, arg, TargData::None, 0),
-        }
+/// `OVERLAY_HOST_OPEN`.
+fn open(conn: &Conn, arg: &[u8]) -> Result<(), Errno> {
+    let o: HostOpen = read(arg)?;
+    if conn.handle.get().is_some() {
+        return Err(Errno::EBUSY);
     }
-
-    /// `OVERLAY_HOST_OPEN`.
-    fn open(&mut self, arg: &[u8]) -> Result<(), Errno> {
-        let o: HostOpen = read(arg)?;
-        if self.handle.is_some() {
-            return Err(Errno::EBUSY);
-        }
-        let how = OpenFlags {
-            read: o.ho_flags & FREAD != 0,
-            write: o.ho_flags & FWRITE != 0,
-            excl: o.ho_flags & FEXCL != 0,
-        };
-        self.handle = Some(Arc::new(self.host.overlay.open(how, CRED)?));
-        Ok(())
-    }
+    let how = OpenFlags {
+        read: o.ho_flags & FREAD != 0,
+        write: o.ho_flags & FWRITE != 0,
+        excl: o.ho_flags & FEXCL != 0,
+    };
+    let h = conn.host.overlay.open(how, CRED)?;
+    // Only the reader opens, so the slot is empty.
+    let _ = conn.handle.set(Arc::new(h));
+    Ok(())
 }
 
 /// A `/dev/dld` or host command (not `OPEN`), on a worker. `arg` becomes
@@ -628,8 +904,8 @@ mod test {
     //! The connection server against the real driver core, in process,
     //! over socket pairs (no root, TAP or namespace needed).
 
+    use std::io::Write;
     use std::thread::JoinHandle;
-    use std::time::Instant;
 
     use overlay::abi::common::{
         DATALINK_CLASS_OVERLAY, OVERLAY_PLUGIN_D_IP, OVERLAY_PLUGIN_D_PORT, OVERLAY_TARGET_DYNAMIC,
@@ -647,7 +923,7 @@ mod test {
     fn serve_pair(host: &Arc<Host>) -> (UnixStream, JoinHandle<io::Result<()>>) {
         let (a, b) = UnixStream::pair().unwrap();
         let host = host.clone();
-        let t = std::thread::spawn(move || Connection::new(host).serve(b));
+        let t = std::thread::spawn(move || serve_conn(host, b));
         (a, t)
     }
 
@@ -902,9 +1178,86 @@ mod test {
         assert_eq!(host.overlay.open_count(), 0);
     }
 
-    /// A connection that sends a burst of requests (LOOKUPs that will
-    /// wait, `/dev/dld` commands) and goes away leaves nothing behind:
-    /// its thread and workers end promptly and its handle closes.
+    /// A LOOKUP with nothing to take is answered `ETIME` after a second,
+    /// as on illumos.
+    #[test]
+    fn parked_lookup_times_out() {
+        let (host, _) = rig();
+        let (v, vt) = varpd(&host);
+        let t0 = Instant::now();
+        assert_eq!(v.lookup().unwrap_err().errno(), Some(Errno::ETIME));
+        let waited = t0.elapsed();
+        assert!(
+            waited >= Duration::from_millis(900) && waited < Duration::from_secs(3),
+            "{waited:?}"
+        );
+        drop(v);
+        vt.join().unwrap().unwrap();
+    }
+
+    /// A quiet request is answered only if it fails, and then with its
+    /// argument.
+    #[test]
+    fn quiet_requests_answer_only_failures() {
+        let (host, linkid) = rig();
+        let (mut s, t) = serve_pair(&host);
+        write_req(
+            &mut s,
+            OVERLAY_HOST_OPEN,
+            1,
+            HostOpen {
+                ho_flags: FREAD | FWRITE | FEXCL,
+            }
+            .as_bytes(),
+        );
+        assert_eq!(read_rep(&mut s).0.errno, 0);
+        miss(&host, linkid, [4]);
+        write_req(&mut s, OVERLAY_TARG_LOOKUP, 2, &[0; 72]);
+        let (_, arg) = read_rep(&mut s);
+        let l = OverlayTargLookup::read_from_bytes(&arg).unwrap();
+        let quiet = |s: &mut UnixStream, cmd, id, reqid| {
+            let mut r = OverlayTargResp::new_zeroed();
+            r.otr_reqid = reqid;
+            r.otr_answer = point();
+            let h = ReqHdr {
+                flags: REQ_F_QUIET,
+                ..ReqHdr::new(cmd, id, size_of::<OverlayTargResp>() as u32, 0)
+            };
+            let mut b = h.as_bytes().to_vec();
+            b.extend_from_slice(r.as_bytes());
+            s.write_all(&b).unwrap();
+            b[size_of::<ReqHdr>()..].to_vec()
+        };
+        // Succeeds: no reply. Then one that fails (the request is gone).
+        quiet(&mut s, OVERLAY_TARG_RESPOND, 3, l.otl_reqid);
+        let sent = quiet(&mut s, OVERLAY_TARG_DROP, 4, l.otl_reqid);
+        let (h, arg) = read_rep(&mut s);
+        assert_eq!((h.id, h.cmd, h.flags), (4, OVERLAY_TARG_DROP, REP_F_QUIET));
+        assert_eq!(h.errno, Errno::EINVAL.0 as u32);
+        assert_eq!(arg, sent);
+        assert_eq!(
+            host.overlay
+                .cache_get(linkid, EtherAddr(dst(4)))
+                .unwrap()
+                .otce_dest,
+            point()
+        );
+        // A flag nobody defined ends the connection.
+        let bad = ReqHdr {
+            flags: 0x100,
+            ..ReqHdr::new(OVERLAY_TARG_LOOKUP, 5, 72, 0)
+        };
+        s.write_all(bad.as_bytes()).unwrap();
+        assert_eq!(
+            t.join().unwrap().unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+    }
+
+    /// A connection that sends a burst of requests (LOOKUPs that will be
+    /// parked, `/dev/dld` commands) and goes away leaves nothing behind:
+    /// its thread and workers end promptly, its parked LOOKUPs are
+    /// forgotten and its handle closes.
     #[test]
     fn burst_then_disconnect_leaves_no_threads() {
         let (host, linkid) = rig();
