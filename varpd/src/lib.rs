@@ -38,14 +38,21 @@
 //! sends meanwhile, nor a client command, nor a plugin answering later
 //! from its own thread (svp). The one exclusive handle, with the
 //! requests it took, is shared by all of them, as the illumos
-//! descriptor is.
+//! descriptor is. `VARPD_LOOKUP_THREADS` overrides the count.
 //!
-//! Why that many threads when a synchronous plugin (direct, files, the
-//! proxies) answers in about a microsecond: a lookup spends its time in
-//! the driver round trips, not in varpd, and several lookups in flight
-//! let those overlap (and, on the socket, share reads and writes) when
-//! misses come in bursts, while a thread blocked in a slow plugin leaves
-//! others to answer. `VARPD_LOOKUP_THREADS` overrides the count.
+//! A synchronous plugin (direct, files, the proxies) answers in about a
+//! microsecond; on the socket a lookup's cost is the thread handoffs
+//! between overlayd and varpd, and the transport is arranged to need as
+//! few as it can (see `overlay_client`'s socket module): answers are
+//! posted (`RESPOND` and `DROP` do not wait for the driver's reply,
+//! [`driver::Driver::respond_posted`]), LOOKUPs are kept in flight ahead
+//! of the threads ([`driver::LOOKUP_PREFETCH`]) so that a burst of misses
+//! comes back in batches, and a sleeping lookup thread is woken only when
+//! no running one will take the work. So in a burst one thread does the
+//! work without sleeping, as illumos' threads do on a busy kernel, and
+//! the others are there for what the many threads are there for on
+//! illumos: a thread held up in a slow plugin leaves the others to
+//! answer (within a few milliseconds here).
 
 pub mod capi;
 pub mod client;
