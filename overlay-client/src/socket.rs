@@ -61,12 +61,12 @@
 //!   argument and frame, no staging copy); replies are read through a
 //!   buffer, so a burst of replies costs one `read`. A call allocates
 //!   nothing.
-//! * The leader waits for replies in `poll(POLLIN)`, not in `read`. A
-//!   thread asleep in `read` on a Unix stream socket is also woken each
-//!   time the peer reads what this side wrote (the socket's "writable"
-//!   wakeup shares the wait queue, and a sleeping `read` does not filter
-//!   it, where `poll` does): that is one needless thread switch per
-//!   request, which here is as much as a lookup's work.
+//! * The leader waits for replies in a blocking `recv`. (Waiting in
+//!   `poll(POLLIN)` instead spares it the wakeup a Unix stream socket
+//!   gives a sleeping reader whenever the peer reads what this side
+//!   wrote, but costs two more system calls per wait; measured, the
+//!   extra calls cost more than the stray wakeup, which lands on an
+//!   otherwise idle CPU.)
 //!
 //! Any failure that leaves the stream's position unknown (a broken
 //! connection, a malformed reply header, a reply for no request in
@@ -74,9 +74,8 @@
 //! error, and every later one fails at once.
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -957,40 +956,14 @@ impl Conn {
 }
 
 /// Reads at least one byte (end of stream is `UnexpectedEof`), waiting
-/// in `poll(POLLIN)` rather than in `recv`, up to [`IO_TIMEOUT`].
-fn recv_polled(s: &UnixStream, buf: &mut [u8]) -> io::Result<usize> {
-    let fd = s.as_raw_fd();
+/// up to [`IO_TIMEOUT`] (`SO_RCVTIMEO`).
+fn recv_blocking(mut s: &UnixStream, buf: &mut [u8]) -> io::Result<usize> {
     loop {
-        // SAFETY: recv(2) into a live buffer of `buf.len()` bytes.
-        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
-        if n > 0 {
-            return Ok(n as usize);
-        }
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        let e = io::Error::last_os_error();
-        match e.kind() {
-            io::ErrorKind::Interrupted => continue,
-            io::ErrorKind::WouldBlock => {}
-            _ => return Err(e),
-        }
-        let mut p = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = i32::try_from(IO_TIMEOUT.as_millis()).unwrap_or(i32::MAX);
-        // SAFETY: poll(2) on one valid pollfd.
-        let r = unsafe { libc::poll(&mut p, 1, ms) };
-        if r == 0 {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
+        match s.read(buf) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
 }
@@ -1026,10 +999,9 @@ impl RxBuf {
         b.len() as u64 >= len
     }
 
-    /// Reads at least one more byte into the buffer (which is empty),
-    /// waiting for it in `poll` (see the module documentation).
+    /// Reads at least one more byte into the buffer (which is empty).
     fn fill(&mut self, s: &UnixStream) -> io::Result<()> {
-        let n = recv_polled(s, &mut self.buf)?;
+        let n = recv_blocking(s, &mut self.buf)?;
         self.pos = 0;
         self.end = n;
         Ok(())
@@ -1041,7 +1013,7 @@ impl RxBuf {
         while !dst.is_empty() {
             if self.pos == self.end {
                 if dst.len() >= self.buf.len() {
-                    let n = recv_polled(s, dst)?;
+                    let n = recv_blocking(s, dst)?;
                     dst = &mut dst[n..];
                     continue;
                 }

@@ -608,36 +608,6 @@ impl Parked {
     }
 }
 
-/// The receiving half, for the connection's reader: waits in
-/// `poll(POLLIN)` rather than in `recv`, because a thread asleep in
-/// `recv` on a Unix stream socket is also woken whenever the peer reads
-/// what this side wrote (the "writable" wakeup shares the wait queue;
-/// `poll` filters it out). That would be one needless thread switch per
-/// reply varpd reads.
-struct In(UnixStream);
-
-impl Read for In {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let fd = self.0.as_raw_fd();
-        loop {
-            // SAFETY: recv(2) into a live buffer of `buf.len()` bytes.
-            let n =
-                unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
-            if n >= 0 {
-                return Ok(n as usize);
-            }
-            let e = io::Error::last_os_error();
-            match e.kind() {
-                io::ErrorKind::Interrupted => {}
-                io::ErrorKind::WouldBlock => {
-                    crate::tap::poll_readable(fd, -1)?;
-                }
-                _ => return Err(e),
-            }
-        }
-    }
-}
-
 /// Whether `buf` holds a whole request (so that reading it will not
 /// block).
 fn request_buffered(buf: &[u8]) -> bool {
@@ -674,9 +644,9 @@ fn serve_conn(host: Arc<Host>, stream: UnixStream) -> io::Result<()> {
         handle: OnceLock::new(),
         pool: Pool::default(),
     });
-    let mut rd = BufReader::with_capacity(READ_BUF, In(stream));
+    let mut rd = BufReader::with_capacity(READ_BUF, stream);
     let r = read_loop(&conn, &parked, &mut rd);
-    let _ = rd.get_ref().0.shutdown(Shutdown::Both);
+    let _ = rd.get_ref().shutdown(Shutdown::Both);
     parked.remove(&conn);
     if let Some(h) = conn.handle() {
         // A LOOKUP being served by the transmit path right now finds
@@ -695,7 +665,11 @@ fn serve_conn(host: Arc<Host>, stream: UnixStream) -> io::Result<()> {
     r
 }
 
-fn read_loop(conn: &Arc<Conn>, parked: &Arc<Parked>, rd: &mut BufReader<In>) -> io::Result<()> {
+fn read_loop(
+    conn: &Arc<Conn>,
+    parked: &Arc<Parked>,
+    rd: &mut BufReader<UnixStream>,
+) -> io::Result<()> {
     let mut sc = Scratch::default();
     loop {
         // About to wait for the client: let it have its replies.
