@@ -51,11 +51,24 @@
 //! and then hands it to the transport. Failures are a [`ClientError`]:
 //! the driver's errno, or a transport failure.
 //!
-//! A socket connection carries one command at a time (the protocol has
-//! no request ids), so a `Client` shared between threads serialises its
-//! commands, and a `LOOKUP` (which waits up to a second for work) holds
-//! up the others on the same client for that long. On illumos the
-//! kernel runs concurrent ioctls on one descriptor in parallel.
+//! A `Client` is shared between threads as a descriptor is: on illumos
+//! the kernel runs concurrent ioctls on one descriptor in parallel, and
+//! the socket protocol is multiplexed to match (requests carry ids,
+//! replies come back in any order, see [`proto`]). So a `LOOKUP` waiting
+//! up to a second for work on one thread holds up nothing another thread
+//! sends on the same client, and varpd runs its `2 × ncpu + 1` lookup
+//! threads on one handle on both transports.
+//!
+//! Two additions serve varpd's lookup path, where on the socket the
+//! cost is thread handoffs rather than work: [`Client::respond_posted`]
+//! and [`Client::drop_posted`] send the answer without waiting for the
+//! driver's (errno-only) reply, which goes to a handler
+//! ([`Client::on_posted_error`]) if it is a refusal; and
+//! [`Client::set_lookup_prefetch`] keeps `LOOKUP`s in flight ahead of the
+//! threads asking, so that in a burst of misses an answer is waiting
+//! when a lookup thread comes back. On illumos both are the plain
+//! ioctls: a posted command is issued synchronously (a refusal still
+//! goes to the handler), and there is nothing to prefetch.
 
 #![deny(missing_debug_implementations)]
 
@@ -84,6 +97,23 @@ mod tests;
 
 pub use error::ClientError;
 pub use proto::{HostLink, HostStat, HostVnic};
+
+/// A posted command ([`Client::respond_posted`], [`Client::drop_posted`])
+/// that the driver refused.
+#[derive(Debug)]
+pub struct PostedError {
+    /// The command (`OVERLAY_TARG_RESPOND` or `OVERLAY_TARG_DROP`).
+    pub cmd: u32,
+    /// The request it answered.
+    pub reqid: u64,
+    /// The driver's errno.
+    pub error: ClientError,
+}
+
+/// Receives refused posted commands. On the socket it runs on whichever
+/// thread reads the reply, in the middle of that thread's own call: it
+/// must be quick and must not call into the client.
+pub type PostedHandler = dyn Fn(PostedError) + Send + Sync;
 
 /// The frame buffer that travels beside a `/dev/overlay` argument.
 #[derive(Debug)]
@@ -117,9 +147,23 @@ enum Transport {
         dld: File,
         /// Present once opened as `/dev/overlay`.
         overlay: Option<File>,
+        /// Where refused posted commands go.
+        posted: PostedSlot,
     },
     /// overlayd's control socket.
     Socket(socket::Conn),
+}
+
+/// The posted handler of the ioctl transport.
+#[cfg(target_os = "illumos")]
+#[derive(Default)]
+struct PostedSlot(std::sync::RwLock<Option<std::sync::Arc<PostedHandler>>>);
+
+#[cfg(target_os = "illumos")]
+impl std::fmt::Debug for PostedSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PostedSlot")
+    }
 }
 
 /// The control socket clients connect to: `$OVERLAY_CTL`, else
@@ -142,7 +186,11 @@ impl Client {
         {
             let dld = illumos::open(illumos::DLD_PATH, true, false)?;
             Ok(Client {
-                transport: Transport::Ioctl { dld, overlay: None },
+                transport: Transport::Ioctl {
+                    dld,
+                    overlay: None,
+                    posted: Default::default(),
+                },
             })
         }
         #[cfg(not(target_os = "illumos"))]
@@ -168,6 +216,7 @@ impl Client {
                 transport: Transport::Ioctl {
                     dld,
                     overlay: Some(overlay),
+                    posted: Default::default(),
                 },
             })
         }
@@ -243,10 +292,86 @@ impl Client {
         let shape = shape::check(cmd, arg, &data)?;
         match &self.transport {
             #[cfg(target_os = "illumos")]
-            Transport::Ioctl { dld, overlay } => {
+            Transport::Ioctl { dld, overlay, .. } => {
                 illumos::call(dld, overlay.as_ref(), cmd, &shape, arg, data)
             }
             Transport::Socket(c) => c.call(cmd, &shape, arg, data),
+        }
+    }
+
+    /// Sets where refused posted commands are reported (replacing any
+    /// handler set before). Without one they are dropped.
+    pub fn on_posted_error(&self, f: impl Fn(PostedError) + Send + Sync + 'static) {
+        let f: std::sync::Arc<PostedHandler> = std::sync::Arc::new(f);
+        match &self.transport {
+            #[cfg(target_os = "illumos")]
+            Transport::Ioctl { posted, .. } => {
+                *posted
+                    .0
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(f);
+            }
+            Transport::Socket(c) => c.set_posted_handler(f),
+        }
+    }
+
+    /// How many `OVERLAY_TARG_LOOKUP`s [`Client::lookup`] keeps in flight
+    /// beyond one per thread waiting in it (socket transport; default 0,
+    /// at most 256). The answers they bring wait in the client for the
+    /// next [`Client::lookup`] call; they belong to this handle, and go
+    /// back to the driver's queue if it closes first. Nothing on illumos.
+    pub fn set_lookup_prefetch(&self, n: usize) {
+        match &self.transport {
+            #[cfg(target_os = "illumos")]
+            Transport::Ioctl { .. } => {
+                let _ = n;
+            }
+            Transport::Socket(c) => c.set_lookup_prefetch(n),
+        }
+    }
+
+    /// Issues a command whose reply is only an errno, without waiting
+    /// for it where the transport allows; a refusal goes to the
+    /// [posted handler](Client::on_posted_error) with `reqid` (which on
+    /// the socket the driver echoes: it must lead the argument).
+    fn post<T: FromBytes + IntoBytes + Immutable>(
+        &self,
+        cmd: u32,
+        arg: &mut T,
+        reqid: u64,
+    ) -> Result<(), ClientError> {
+        let arg = arg.as_mut_bytes();
+        let shape = shape::check(cmd, arg, &IoData::None)?;
+        match &self.transport {
+            #[cfg(target_os = "illumos")]
+            Transport::Ioctl {
+                dld,
+                overlay,
+                posted,
+            } => match illumos::call(dld, overlay.as_ref(), cmd, &shape, arg, IoData::None) {
+                Err(ClientError::Errno(e)) => {
+                    let h = posted
+                        .0
+                        .read()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .clone();
+                    if let Some(h) = h {
+                        h(PostedError {
+                            cmd,
+                            reqid,
+                            error: ClientError::Errno(e),
+                        });
+                    }
+                    Ok(())
+                }
+                r => r.map(drop),
+            },
+            Transport::Socket(c) => {
+                // Not kept: a failure reply echoes the argument, which
+                // leads with it.
+                let _ = reqid;
+                c.post(cmd, &shape, arg)
+            }
         }
     }
 

@@ -17,9 +17,39 @@
 //! returns its unanswered lookups to the queue.
 //!
 //! ```text
-//! request:  ReqHdr { magic "OVLq", cmd, arg_len, data_len } arg data
-//! reply:    RepHdr { magic "OVLr", errno, arg_len, data_len } arg data
+//! request:  ReqHdr { magic "OVq2", cmd, id, arg_len, data_len, flags, 0 } arg data
+//! reply:    RepHdr { magic "OVr2", errno, id, arg_len, data_len, cmd, flags } arg data
 //! ```
+//!
+//! A connection is **multiplexed**, as a descriptor is on illumos, where
+//! the kernel runs concurrent ioctls on one open of `/dev/overlay` in
+//! parallel: a client may have any number of commands in flight on one
+//! connection, from any number of threads. Each request carries an `id`
+//! the client chooses; the server answers every request exactly once,
+//! with a reply carrying the same `id`, in whatever order the commands
+//! finish. A `LOOKUP` that waits (up to a second) for work therefore
+//! holds up nothing else on its connection, and varpd's lookup threads
+//! (LOOKUP, RESPOND, PKT, INJECT, ...) share one handle as they share one
+//! descriptor on illumos. The client must not reuse an `id` while its
+//! reply is outstanding; the server does not look at it beyond echoing
+//! it. (Version 1 had no ids and served one command at a time per
+//! connection; its magics were "OVLq"/"OVLr", so a peer speaking it is
+//! refused at its first header rather than misread.)
+//!
+//! A request may be **quiet** ([`REQ_F_QUIET`]): it is answered only if
+//! it fails. varpd posts its RESPONDs and DROPs this way: the lookup
+//! thread does not wait for a reply that is nearly always "done", and no
+//! thread is woken to read one. The failure reply of a quiet request
+//! carries [`REP_F_QUIET`] and, unlike any other failure reply, the
+//! request's argument as received, so that the client can tell which
+//! request failed (`otr_reqid`) without having kept a record of it.
+//!
+//! Headers are 32 bytes, 8-byte aligned, native byte order; `id` sits
+//! at offset 8 so that it is naturally aligned. A reply names the
+//! command it answers (`cmd`). A header whose magic is wrong, whose
+//! lengths exceed [`MAX_PAYLOAD`] or that sets an unknown flag ends the
+//! connection (the stream cannot be resynchronised), before any of its
+//! payload is read.
 //!
 //! `data` carries the frame of `OVERLAY_TARG_INJECT` and `_RESEND` (in)
 //! and of `OVERLAY_TARG_PKT` (out), where illumos passes a user pointer.
@@ -38,11 +68,22 @@ pub const CTL_PATH: &str = "/run/overlay/ctl";
 /// Environment variable that overrides [`CTL_PATH`] for clients.
 pub const CTL_ENV: &str = "OVERLAY_CTL";
 
-pub const REQ_MAGIC: u32 = u32::from_be_bytes(*b"OVLq");
-pub const REP_MAGIC: u32 = u32::from_be_bytes(*b"OVLr");
+/// Magic of a request header (version 2: with request ids).
+pub const REQ_MAGIC: u32 = u32::from_be_bytes(*b"OVq2");
+/// Magic of a reply header (version 2: with request ids).
+pub const REP_MAGIC: u32 = u32::from_be_bytes(*b"OVr2");
 
 /// Largest `arg` or `data` either side accepts.
 pub const MAX_PAYLOAD: u32 = 256 * 1024;
+
+/// [`ReqHdr::flags`]: answer only a failure (see the module
+/// documentation).
+pub const REQ_F_QUIET: u32 = 0x1;
+/// Every request flag defined.
+pub const REQ_F_ALL: u32 = REQ_F_QUIET;
+/// [`RepHdr::flags`]: the failure reply of a quiet request; its argument
+/// is the request's.
+pub const REP_F_QUIET: u32 = 0x1;
 
 /// Request header.
 #[derive(
@@ -52,11 +93,18 @@ pub const MAX_PAYLOAD: u32 = 256 * 1024;
 pub struct ReqHdr {
     pub magic: u32,
     pub cmd: u32,
+    /// Chosen by the client, echoed in the reply.
+    pub id: u64,
     pub arg_len: u32,
     pub data_len: u32,
+    /// `REQ_F_*`.
+    pub flags: u32,
+    /// Zero.
+    pub reserved: u32,
 }
 
-/// Reply header. `errno` is an illumos errno (0: success).
+/// Reply header. `errno` is an illumos errno (0: success); `id` that of
+/// the request answered.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
 )]
@@ -64,8 +112,13 @@ pub struct ReqHdr {
 pub struct RepHdr {
     pub magic: u32,
     pub errno: u32,
+    pub id: u64,
     pub arg_len: u32,
     pub data_len: u32,
+    /// The command answered.
+    pub cmd: u32,
+    /// `REP_F_*`.
+    pub flags: u32,
 }
 
 /// Host commands: `('O' << 24) | ('H' << 16) | n`.
@@ -200,24 +253,45 @@ pub struct HostStat {
 
 impl ReqHdr {
     /// A request header with the magic filled in.
-    pub const fn new(cmd: u32, arg_len: u32, data_len: u32) -> ReqHdr {
+    pub const fn new(cmd: u32, id: u64, arg_len: u32, data_len: u32) -> ReqHdr {
         ReqHdr {
             magic: REQ_MAGIC,
             cmd,
+            id,
             arg_len,
             data_len,
+            flags: 0,
+            reserved: 0,
         }
+    }
+
+    /// Whether the magic, lengths and flags are acceptable (the id is
+    /// the client's business).
+    pub const fn is_valid(&self) -> bool {
+        self.magic == REQ_MAGIC
+            && self.arg_len <= MAX_PAYLOAD
+            && self.data_len <= MAX_PAYLOAD
+            && self.flags & !REQ_F_ALL == 0
+            && self.reserved == 0
+    }
+
+    /// Whether only a failure is to be answered.
+    pub const fn is_quiet(&self) -> bool {
+        self.flags & REQ_F_QUIET != 0
     }
 }
 
 impl RepHdr {
     /// A reply header with the magic filled in.
-    pub const fn new(errno: u32, arg_len: u32, data_len: u32) -> RepHdr {
+    pub const fn new(errno: u32, id: u64, arg_len: u32, data_len: u32) -> RepHdr {
         RepHdr {
             magic: REP_MAGIC,
             errno,
+            id,
             arg_len,
             data_len,
+            cmd: 0,
+            flags: 0,
         }
     }
 }
@@ -319,8 +393,11 @@ impl HostStat {
     }
 }
 
-const _: () = assert!(size_of::<ReqHdr>() == 16);
-const _: () = assert!(size_of::<RepHdr>() == 16);
+const _: () = assert!(size_of::<ReqHdr>() == 32);
+const _: () = assert!(size_of::<RepHdr>() == 32);
+const _: () = assert!(align_of::<ReqHdr>() == 8 && align_of::<RepHdr>() == 8);
+const _: () = assert!(core::mem::offset_of!(ReqHdr, id) == 8);
+const _: () = assert!(core::mem::offset_of!(RepHdr, id) == 8);
 const _: () = assert!(size_of::<HostLink>() == 40);
 const _: () = assert!(size_of::<HostVnic>() == 52);
 const _: () = assert!(size_of::<HostListHdr>() == 8);

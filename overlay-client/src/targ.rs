@@ -55,10 +55,21 @@ impl Client {
 
     /// `OVERLAY_TARG_LOOKUP`: the next destination question, waiting up
     /// to a second for one; none is `Errno(ETIME)`.
+    ///
+    /// On the socket, concurrent callers share the answers: any caller
+    /// may get any request the driver hands out (they are alike until
+    /// answered), and with a [prefetch](Client::set_lookup_prefetch) an
+    /// answer may already be waiting.
     pub fn lookup(&self) -> Result<OverlayTargLookup, ClientError> {
-        let mut l = OverlayTargLookup::new_zeroed();
-        self.call(OVERLAY_TARG_LOOKUP, &mut l)?;
-        Ok(l)
+        match &self.transport {
+            crate::Transport::Socket(c) => c.lookup(),
+            #[cfg(target_os = "illumos")]
+            crate::Transport::Ioctl { .. } => {
+                let mut l = OverlayTargLookup::new_zeroed();
+                self.call(OVERLAY_TARG_LOOKUP, &mut l)?;
+                Ok(l)
+            }
+        }
     }
 
     /// `OVERLAY_TARG_RESPOND`: the answer to request `reqid`; its queued
@@ -76,6 +87,29 @@ impl Client {
         let mut r = OverlayTargResp::new_zeroed();
         r.otr_reqid = reqid;
         self.call(OVERLAY_TARG_DROP, &mut r)
+    }
+
+    /// [`Client::respond`] without waiting for the driver's reply (on
+    /// the socket); a refusal goes to the
+    /// [posted handler](Client::on_posted_error). Only a transport
+    /// failure is returned.
+    pub fn respond_posted(
+        &self,
+        reqid: u64,
+        answer: &OverlayTargetPoint,
+    ) -> Result<(), ClientError> {
+        let mut r = OverlayTargResp::new_zeroed();
+        r.otr_reqid = reqid;
+        r.otr_answer = *answer;
+        self.post(OVERLAY_TARG_RESPOND, &mut r, reqid)
+    }
+
+    /// [`Client::drop_req`] without waiting for the driver's reply, as
+    /// [`Client::respond_posted`].
+    pub fn drop_posted(&self, reqid: u64) -> Result<(), ClientError> {
+        let mut r = OverlayTargResp::new_zeroed();
+        r.otr_reqid = reqid;
+        self.post(OVERLAY_TARG_DROP, &mut r, reqid)
     }
 
     /// `OVERLAY_TARG_PKT`: copies the frame that raised request `reqid`

@@ -24,8 +24,16 @@ use crate::{Client, ClientError, Errno, IoData};
 #[derive(Debug)]
 struct Req {
     cmd: u32,
+    id: u64,
+    flags: u32,
     arg: Vec<u8>,
     data: Vec<u8>,
+}
+
+thread_local! {
+    /// The id of the request a fake server read last: what [`reply`]
+    /// answers (the servers that answer in turn need not track ids).
+    static LAST_ID: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 impl Req {
@@ -51,16 +59,51 @@ fn read_req(s: &mut UnixStream) -> Option<Req> {
         Err(e) => panic!("server read: {e}"),
     }
     assert_eq!(h.magic, REQ_MAGIC, "request magic");
-    assert!(h.arg_len <= MAX_PAYLOAD && h.data_len <= MAX_PAYLOAD);
+    assert!(h.is_valid());
     let mut arg = vec![0; h.arg_len as usize];
     let mut data = vec![0; h.data_len as usize];
     s.read_exact(&mut arg).unwrap();
     s.read_exact(&mut data).unwrap();
+    LAST_ID.with(|l| l.set(h.id));
     Some(Req {
         cmd: h.cmd,
+        id: h.id,
+        flags: h.flags,
         arg,
         data,
     })
+}
+
+/// The next request if one starts within `wait` (`Err` if none does;
+/// `Ok(None)` at end of stream).
+fn read_req_within(s: &mut UnixStream, wait: Duration) -> Result<Option<Req>, ()> {
+    let mut h = ReqHdr::new_zeroed();
+    s.set_read_timeout(Some(wait)).unwrap();
+    let first = s.read(&mut h.as_mut_bytes()[..1]);
+    s.set_read_timeout(None).unwrap();
+    match first {
+        Ok(0) => return Ok(None),
+        Ok(_) => {}
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            return Err(());
+        }
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(None),
+        Err(e) => panic!("server read: {e}"),
+    }
+    s.read_exact(&mut h.as_mut_bytes()[1..]).unwrap();
+    assert!(h.is_valid());
+    let mut arg = vec![0; h.arg_len as usize];
+    let mut data = vec![0; h.data_len as usize];
+    s.read_exact(&mut arg).unwrap();
+    s.read_exact(&mut data).unwrap();
+    LAST_ID.with(|l| l.set(h.id));
+    Ok(Some(Req {
+        cmd: h.cmd,
+        id: h.id,
+        flags: h.flags,
+        arg,
+        data,
+    }))
 }
 
 fn expect_req(s: &mut UnixStream, cmd: u32) -> Req {
@@ -69,12 +112,31 @@ fn expect_req(s: &mut UnixStream, cmd: u32) -> Req {
     r
 }
 
-fn reply(s: &mut UnixStream, errno: u32, arg: &[u8], data: &[u8]) {
-    let h = RepHdr::new(errno, arg.len() as u32, data.len() as u32);
+/// The failure reply of a quiet request: its errno, its argument back.
+fn quiet_failure(s: &mut UnixStream, r: &Req, errno: Errno) {
+    assert_eq!(r.flags, REQ_F_QUIET);
+    let h = RepHdr {
+        cmd: r.cmd,
+        flags: REP_F_QUIET,
+        ..RepHdr::new(errno.0 as u32, r.id, r.arg.len() as u32, 0)
+    };
+    let mut b = h.as_bytes().to_vec();
+    b.extend_from_slice(&r.arg);
+    s.write_all(&b).unwrap();
+}
+
+/// Answers request `id`.
+fn reply_to(s: &mut UnixStream, id: u64, errno: u32, arg: &[u8], data: &[u8]) {
+    let h = RepHdr::new(errno, id, arg.len() as u32, data.len() as u32);
     let mut b = h.as_bytes().to_vec();
     b.extend_from_slice(arg);
     b.extend_from_slice(data);
     s.write_all(&b).unwrap();
+}
+
+/// Answers the request read last.
+fn reply(s: &mut UnixStream, errno: u32, arg: &[u8], data: &[u8]) {
+    reply_to(s, LAST_ID.with(|l| l.get()), errno, arg, data);
 }
 
 fn ok(s: &mut UnixStream, arg: &[u8]) {
@@ -474,7 +536,7 @@ fn bad_magic_is_io_error() {
     let (first, second) = run(
         |s| {
             expect_req(s, OVERLAY_IOC_NPROPS);
-            let mut h = RepHdr::new(0, 8, 0);
+            let mut h = RepHdr::new(0, 1, 8, 0);
             h.magic = u32::from_be_bytes(*b"XXXX");
             s.write_all(h.as_bytes()).unwrap();
             // The client may already have shut the connection down after
@@ -499,7 +561,7 @@ fn oversized_length_fails_without_reading() {
         let e = run(
             move |s| {
                 expect_req(s, OVERLAY_IOC_NPROPS);
-                s.write_all(RepHdr::new(0, arg_len, data_len).as_bytes())
+                s.write_all(RepHdr::new(0, 1, arg_len, data_len).as_bytes())
                     .unwrap();
                 // Hold the connection open: a client that tried to read
                 // the announced bytes would wait here, not fail.
@@ -724,20 +786,59 @@ fn host_commands() {
     assert_eq!(r.5, 0);
 }
 
+/// Many threads share one client; the server answers whatever it has
+/// in reverse order of arrival, so replies rarely come back in the order
+/// asked. Every caller gets its own answer.
 #[test]
-fn shared_client_keeps_replies_in_order() {
+fn concurrent_callers_get_their_own_replies() {
+    const THREADS: u32 = 8;
     const N: u32 = 200;
     let (a, mut b) = UnixStream::pair().unwrap();
     let server = thread::spawn(move || {
-        while let Some(r) = read_req(&mut b) {
+        let answer = |b: &mut UnixStream, r: &Req| {
             assert_eq!(r.cmd, OVERLAY_IOC_NPROPS);
             let mut n: OverlayIocNprops = r.arg();
             n.oipn_nprops = n.oipn_linkid as i32 * 10;
-            ok(&mut b, n.as_bytes());
+            reply_to(b, r.id, 0, n.as_bytes(), &[]);
+        };
+        let mut held: Vec<Req> = Vec::new();
+        let mut answered = 0u32;
+        b.set_read_timeout(Some(Duration::from_millis(2))).unwrap();
+        loop {
+            let mut h = ReqHdr::new_zeroed();
+            match b.read(&mut h.as_mut_bytes()[..1]) {
+                Ok(0) => break,
+                Ok(_) => {
+                    b.set_read_timeout(None).unwrap();
+                    b.read_exact(&mut h.as_mut_bytes()[1..]).unwrap();
+                    assert!(h.is_valid());
+                    let mut arg = vec![0; h.arg_len as usize];
+                    b.read_exact(&mut arg).unwrap();
+                    assert!(held.iter().all(|r| r.id != h.id), "ids are unique");
+                    held.push(Req {
+                        cmd: h.cmd,
+                        id: h.id,
+                        flags: h.flags,
+                        arg,
+                        data: Vec::new(),
+                    });
+                    b.set_read_timeout(Some(Duration::from_millis(2))).unwrap();
+                    if held.len() < THREADS as usize {
+                        continue;
+                    }
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) => panic!("server read: {e}"),
+            }
+            while let Some(r) = held.pop() {
+                answer(&mut b, &r);
+                answered += 1;
+            }
         }
+        assert_eq!(answered, THREADS * N);
     });
     let c = Arc::new(Client::from_stream(a).unwrap());
-    let workers: Vec<_> = (1..=4u32)
+    let workers: Vec<_> = (1..=THREADS)
         .map(|t| {
             let c = Arc::clone(&c);
             thread::spawn(move || {
@@ -751,6 +852,463 @@ fn shared_client_keeps_replies_in_order() {
     for w in workers {
         w.join().unwrap();
     }
+    drop(c);
+    server.join().unwrap();
+}
+
+/// A LOOKUP waiting for work on one thread holds up nothing: a RESPOND
+/// and a PKT from other threads are sent and answered meanwhile.
+#[test]
+fn blocked_lookup_does_not_hold_up_other_commands() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let (got_lookup_tx, got_lookup) = std::sync::mpsc::channel::<()>();
+    let (others_done_tx, others_done) = std::sync::mpsc::channel::<()>();
+    let server = thread::spawn(move || {
+        let lookup = expect_req(&mut b, OVERLAY_TARG_LOOKUP);
+        got_lookup_tx.send(()).unwrap();
+        let r = expect_req(&mut b, OVERLAY_TARG_RESPOND);
+        assert_eq!(r.arg::<OverlayTargResp>().otr_reqid, 41);
+        reply_to(&mut b, r.id, 0, &[], &[]);
+        let r = expect_req(&mut b, OVERLAY_TARG_PKT);
+        let mut p: OverlayTargPkt = r.arg();
+        p.otp_size = 3;
+        reply_to(&mut b, r.id, 0, p.as_bytes(), &[1, 2, 3]);
+        // Only now does the lookup find work.
+        others_done
+            .recv_timeout(Duration::from_secs(10))
+            .expect("RESPOND and PKT returned while the LOOKUP waited");
+        let mut l = OverlayTargLookup::new_zeroed();
+        l.otl_reqid = 42;
+        reply_to(&mut b, lookup.id, 0, l.as_bytes(), &[]);
+        assert!(read_req(&mut b).is_none());
+    });
+    let c = Arc::new(Client::from_stream(a).unwrap());
+    let looker = {
+        let c = c.clone();
+        thread::spawn(move || c.lookup().map(|l| l.otl_reqid))
+    };
+    got_lookup.recv().unwrap();
+    c.respond(41, &point()).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(c.pkt(41, &mut buf).unwrap(), 3);
+    assert_eq!(buf[..3], [1, 2, 3]);
+    others_done_tx.send(()).unwrap();
+    assert_eq!(looker.join().unwrap().unwrap(), 42);
+    drop(c);
+    server.join().unwrap();
+}
+
+/// LOOKUP replies answer any LOOKUP: each of several concurrent lookups
+/// gets exactly one of the requests handed out, whichever it asked with.
+/// An error reply goes to the caller it names.
+#[test]
+fn concurrent_lookups_each_get_one_request() {
+    const THREADS: usize = 6;
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let server = thread::spawn(move || {
+        let mut ids: Vec<u64> = (0..THREADS)
+            .map(|_| expect_req(&mut b, OVERLAY_TARG_LOOKUP).id)
+            .collect();
+        // The first one asked times out; the others get work, newest
+        // first.
+        let first = ids.remove(0);
+        reply_to(&mut b, first, Errno::ETIME.0 as u32, &[], &[]);
+        for (n, id) in ids.iter().rev().enumerate() {
+            let mut l = OverlayTargLookup::new_zeroed();
+            l.otl_reqid = 100 + n as u64;
+            reply_to(&mut b, *id, 0, l.as_bytes(), &[]);
+        }
+        assert!(read_req(&mut b).is_none());
+    });
+    let c = Arc::new(Client::from_stream(a).unwrap());
+    let barrier = Arc::new(std::sync::Barrier::new(THREADS));
+    let lookers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (c, barrier) = (c.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                c.lookup().map(|l| l.otl_reqid).map_err(|e| e.errno())
+            })
+        })
+        .collect();
+    let mut got: Vec<_> = lookers.into_iter().map(|t| t.join().unwrap()).collect();
+    got.sort();
+    let mut want: Vec<_> = (100..100 + THREADS as u64 - 1).map(Ok).collect();
+    want.push(Err(Some(Errno::ETIME)));
+    want.sort();
+    assert_eq!(got, want);
+    drop(c);
+    server.join().unwrap();
+}
+
+/// A reply naming a request that is not in flight puts the stream out
+/// of step: every caller waiting fails, and so does every later call.
+#[test]
+fn reply_for_unknown_id_fails_every_caller() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let server = thread::spawn(move || {
+        let ids: Vec<u64> = (0..3)
+            .map(|_| expect_req(&mut b, OVERLAY_IOC_NPROPS).id)
+            .collect();
+        let stray = ids.iter().max().unwrap() + 1000;
+        reply_to(&mut b, stray, 0, &[0; 8], &[]);
+        assert!(read_req(&mut b).is_none());
+    });
+    let c = Arc::new(Client::from_stream(a).unwrap());
+    let callers: Vec<_> = (0..3)
+        .map(|i| {
+            let c = c.clone();
+            thread::spawn(move || c.nprops(i).unwrap_err())
+        })
+        .collect();
+    for t in callers {
+        let e = t.join().unwrap();
+        assert!(
+            matches!(e, ClientError::Io(ref e) if e.kind() == ErrorKind::InvalidData),
+            "{e}"
+        );
+        assert!(e.to_string().contains("not in flight"), "{e}");
+    }
+    assert!(matches!(c.nprops(1), Err(ClientError::Io(_))));
+    drop(c);
+    server.join().unwrap();
+}
+
+/// The server going away with many commands in flight fails them all,
+/// promptly.
+#[test]
+fn server_gone_fails_every_caller() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let server = thread::spawn(move || {
+        for _ in 0..5 {
+            expect_req(&mut b, OVERLAY_TARG_LOOKUP);
+        }
+    });
+    let c = Arc::new(Client::from_stream(a).unwrap());
+    let t0 = Instant::now();
+    let callers: Vec<_> = (0..5)
+        .map(|_| {
+            let c = c.clone();
+            thread::spawn(move || c.lookup().unwrap_err())
+        })
+        .collect();
+    for t in callers {
+        let e = t.join().unwrap();
+        assert!(matches!(e, ClientError::Io(_)), "{e}");
+    }
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    server.join().unwrap();
+}
+
+/// RESPOND and DROP posted: sent quiet, the calls return at once; the
+/// driver answers only a failure, which reaches the handler (with the
+/// request it names) when some later call reads it.
+#[test]
+fn posted_failures_go_to_the_handler() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let server = thread::spawn(move || {
+        let r1 = expect_req(&mut b, OVERLAY_TARG_RESPOND);
+        assert_eq!(r1.flags, REQ_F_QUIET);
+        assert_eq!(r1.arg::<OverlayTargResp>().otr_reqid, 5);
+        assert_eq!(r1.arg::<OverlayTargResp>().otr_answer, point());
+        let r2 = expect_req(&mut b, OVERLAY_TARG_DROP);
+        assert_eq!(r2.flags, REQ_F_QUIET);
+        assert_eq!(r2.arg::<OverlayTargResp>().otr_reqid, 6);
+        // The DROP succeeds: nothing is sent for it.
+        quiet_failure(&mut b, &r1, Errno::ENOENT);
+        let r = expect_req(&mut b, OVERLAY_IOC_NPROPS);
+        assert_eq!(r.flags, 0);
+        let mut n: OverlayIocNprops = r.arg();
+        n.oipn_nprops = 3;
+        ok(&mut b, n.as_bytes());
+        assert!(read_req(&mut b).is_none());
+    });
+    let c = Client::from_stream(a).unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let seen = seen.clone();
+        c.on_posted_error(move |p| seen.lock().unwrap().push((p.cmd, p.reqid, p.error.errno())));
+    }
+    c.respond_posted(5, &point()).unwrap();
+    c.drop_posted(6).unwrap();
+    assert_eq!(c.nprops(1).unwrap(), 3);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(OVERLAY_TARG_RESPOND, 5, Some(Errno::ENOENT))]
+    );
+    drop(c);
+    server.join().unwrap();
+}
+
+/// Many posted commands, some refused, interleaved with calls from
+/// other threads: each refusal is reported once, with its request.
+#[test]
+fn posted_failures_among_calls() {
+    const N: u64 = 600;
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let server = thread::spawn(move || {
+        while let Some(r) = read_req(&mut b) {
+            match r.cmd {
+                OVERLAY_TARG_DROP => {
+                    if r.arg::<OverlayTargResp>().otr_reqid % 3 == 0 {
+                        quiet_failure(&mut b, &r, Errno::EINVAL);
+                    }
+                }
+                OVERLAY_IOC_NPROPS => {
+                    let mut n: OverlayIocNprops = r.arg();
+                    n.oipn_nprops = n.oipn_linkid as i32;
+                    reply_to(&mut b, r.id, 0, n.as_bytes(), &[]);
+                }
+                other => panic!("unexpected command {other:#x}"),
+            }
+        }
+    });
+    let c = Arc::new(Client::from_stream(a).unwrap());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let seen = seen.clone();
+        c.on_posted_error(move |p| {
+            assert_eq!(p.error.errno(), Some(Errno::EINVAL));
+            assert_eq!(p.cmd, OVERLAY_TARG_DROP);
+            seen.lock().unwrap().push(p.reqid);
+        });
+    }
+    let caller = {
+        let c = c.clone();
+        thread::spawn(move || {
+            for i in 0..200 {
+                assert_eq!(c.nprops(i).unwrap(), i as i32);
+            }
+        })
+    };
+    for reqid in 1..=N {
+        c.drop_posted(reqid).unwrap();
+    }
+    caller.join().unwrap();
+    // A last call reads whatever is left.
+    assert_eq!(c.nprops(7).unwrap(), 7);
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen, (1..=N).filter(|r| r % 3 == 0).collect::<Vec<_>>());
+    drop(c);
+    server.join().unwrap();
+}
+
+/// With a prefetch depth, LOOKUPs go out ahead of the callers and their
+/// answers wait in the client for the next calls.
+#[test]
+fn lookup_prefetch_answers_later_calls() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let server = thread::spawn(move || {
+        // One for the caller and two ahead, before any answer.
+        let ids: Vec<u64> = (0..3)
+            .map(|_| expect_req(&mut b, OVERLAY_TARG_LOOKUP).id)
+            .collect();
+        let mut out = Vec::new();
+        for (n, id) in ids.iter().enumerate() {
+            let mut l = OverlayTargLookup::new_zeroed();
+            l.otl_reqid = 1 + n as u64;
+            let h = RepHdr::new(0, *id, size_of::<OverlayTargLookup>() as u32, 0);
+            out.extend_from_slice(h.as_bytes());
+            out.extend_from_slice(l.as_bytes());
+        }
+        b.write_all(&out).unwrap();
+        // Top-ups: nothing more to hand out. (The client may be gone by
+        // the time one is answered.)
+        while let Some(r) = read_req(&mut b) {
+            assert_eq!(r.cmd, OVERLAY_TARG_LOOKUP);
+            let h = RepHdr::new(Errno::ETIME.0 as u32, r.id, 0, 0);
+            let _ = b.write_all(h.as_bytes());
+        }
+    });
+    let c = Client::from_stream(a).unwrap();
+    c.set_lookup_prefetch(2);
+    let mut got: Vec<u64> = (0..3).map(|_| c.lookup().unwrap().otl_reqid).collect();
+    got.sort();
+    assert_eq!(got, [1, 2, 3]);
+    assert_eq!(c.lookup().unwrap_err().errno(), Some(Errno::ETIME));
+    drop(c);
+    server.join().unwrap();
+}
+
+/// A lookup thread held up (in a slow plugin, say) while another waits:
+/// `both_at_once` sends the two answers together (one is queued behind
+/// the held-up thread), else the second comes later (nobody is reading
+/// then). Either way the waiting thread has it within a few
+/// milliseconds, not when the first comes back. Returns how long the
+/// second answer took to reach its thread after being sent.
+fn held_up_thread(both_at_once: bool) -> Duration {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let (started_tx, started) = std::sync::mpsc::channel::<u32>();
+    let (sent_tx, sent) = std::sync::mpsc::channel::<Instant>();
+    let server = thread::spawn(move || {
+        // The first thread's request; then the second's.
+        let first = expect_req(&mut b, OVERLAY_TARG_LOOKUP).id;
+        started_tx.send(1).unwrap();
+        let second = expect_req(&mut b, OVERLAY_TARG_LOOKUP).id;
+        // Let the second thread fall asleep.
+        thread::sleep(Duration::from_millis(50));
+        let answer = |b: &mut UnixStream, id: u64, reqid: u64| {
+            let mut l = OverlayTargLookup::new_zeroed();
+            l.otl_reqid = reqid;
+            let mut out = RepHdr::new(0, id, 72, 0).as_bytes().to_vec();
+            out.extend_from_slice(l.as_bytes());
+            b.write_all(&out).unwrap();
+        };
+        if both_at_once {
+            let mut l = OverlayTargLookup::new_zeroed();
+            l.otl_reqid = 1;
+            let mut out = RepHdr::new(0, first, 72, 0).as_bytes().to_vec();
+            out.extend_from_slice(l.as_bytes());
+            l.otl_reqid = 2;
+            out.extend_from_slice(RepHdr::new(0, second, 72, 0).as_bytes());
+            out.extend_from_slice(l.as_bytes());
+            sent_tx.send(Instant::now()).unwrap();
+            b.write_all(&out).unwrap();
+        } else {
+            answer(&mut b, first, 1);
+            thread::sleep(Duration::from_millis(50));
+            sent_tx.send(Instant::now()).unwrap();
+            answer(&mut b, second, 2);
+        }
+        // Whatever else comes: nothing.
+        while let Some(r) = read_req(&mut b) {
+            let _ = b.write_all(RepHdr::new(Errno::ETIME.0 as u32, r.id, 0, 0).as_bytes());
+        }
+    });
+    let c = Arc::new(Client::from_stream(a).unwrap());
+    let (release_tx, release) = std::sync::mpsc::channel::<()>();
+    let slow = {
+        let c = c.clone();
+        thread::spawn(move || {
+            let l = c.lookup().unwrap();
+            // Held up until the other is done.
+            release.recv().unwrap();
+            l.otl_reqid
+        })
+    };
+    started.recv().unwrap();
+    let quick = {
+        let c = c.clone();
+        thread::spawn(move || (c.lookup().unwrap().otl_reqid, Instant::now()))
+    };
+    let (got, at) = quick.join().unwrap();
+    let took = at.saturating_duration_since(sent.recv().unwrap());
+    release_tx.send(()).unwrap();
+    let mut all = [slow.join().unwrap(), got];
+    all.sort();
+    assert_eq!(all, [1, 2]);
+    drop(c);
+    server.join().unwrap();
+    took
+}
+
+#[test]
+fn an_answer_queued_behind_a_held_up_thread_is_taken_over() {
+    let took = held_up_thread(true);
+    assert!(took < Duration::from_millis(300), "{took:?}");
+}
+
+#[test]
+fn reading_left_by_a_held_up_thread_is_taken_over() {
+    let took = held_up_thread(false);
+    assert!(took < Duration::from_millis(300), "{took:?}");
+}
+
+/// Lookup threads and other callers on one client, the server
+/// answering in shuffled order: every LOOKUP answer is taken exactly
+/// once, every call gets its own reply.
+#[test]
+fn lookups_and_calls_mixed() {
+    const PER_THREAD: u32 = 300;
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let server = thread::spawn(move || {
+        let mut next_reqid = 1u64;
+        let mut held: Vec<Req> = Vec::new();
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        loop {
+            // Hold up to 6 requests, or whatever came within 2 ms.
+            let (r, end) = match read_req_within(&mut b, Duration::from_millis(2)) {
+                Ok(r) => {
+                    let end = r.is_none();
+                    (r, end)
+                }
+                Err(()) => (None, false),
+            };
+            let got = r.is_some();
+            held.extend(r);
+            if got && held.len() < 6 {
+                continue;
+            }
+            while !held.is_empty() {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let r = held.swap_remove(rng as usize % held.len());
+                match r.cmd {
+                    OVERLAY_TARG_LOOKUP => {
+                        let mut l = OverlayTargLookup::new_zeroed();
+                        l.otl_reqid = next_reqid;
+                        next_reqid += 1;
+                        let _ = b.write_all(&{
+                            let h = RepHdr::new(0, r.id, l.as_bytes().len() as u32, 0);
+                            let mut v = h.as_bytes().to_vec();
+                            v.extend_from_slice(l.as_bytes());
+                            v
+                        });
+                    }
+                    OVERLAY_IOC_NPROPS => {
+                        let mut n: OverlayIocNprops = r.arg();
+                        n.oipn_nprops = n.oipn_linkid as i32 + 1;
+                        reply_to(&mut b, r.id, 0, n.as_bytes(), &[]);
+                    }
+                    // Quiet, and it succeeds: no reply.
+                    OVERLAY_TARG_RESPOND => assert_eq!(r.flags, REQ_F_QUIET),
+                    other => panic!("unexpected command {other:#x}"),
+                }
+            }
+            if end {
+                break;
+            }
+        }
+    });
+    let c = Arc::new(Client::from_stream(a).unwrap());
+    c.set_lookup_prefetch(3);
+    let lookers: Vec<_> = (0..3)
+        .map(|_| {
+            let c = c.clone();
+            thread::spawn(move || {
+                (0..PER_THREAD)
+                    .map(|_| {
+                        let l = c.lookup().unwrap();
+                        c.respond_posted(l.otl_reqid, &point()).unwrap();
+                        l.otl_reqid
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let callers: Vec<_> = (0..3u32)
+        .map(|t| {
+            let c = c.clone();
+            thread::spawn(move || {
+                for i in 0..PER_THREAD {
+                    let id = t * 10_000 + i;
+                    assert_eq!(c.nprops(id).unwrap(), id as i32 + 1);
+                }
+            })
+        })
+        .collect();
+    for t in callers {
+        t.join().unwrap();
+    }
+    let mut all: Vec<u64> = lookers
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 3 * PER_THREAD as usize, "no answer taken twice");
     drop(c);
     server.join().unwrap();
 }
@@ -805,8 +1363,18 @@ fn proto_helpers() {
     assert_eq!(HostCmd::VnicCreate.arg_size(), 52);
     assert_eq!(HostCmd::LinkList.entry_size(), Some(40));
     assert_eq!(HostCmd::Open.entry_size(), None);
-    assert_eq!(
-        ReqHdr::new(1, 2, 3).as_bytes()[..4],
-        REQ_MAGIC.to_ne_bytes()
+    let h = ReqHdr::new(1, 0x0102_0304_0506_0708, 2, 3);
+    assert_eq!(h.as_bytes()[..4], REQ_MAGIC.to_ne_bytes());
+    assert_eq!(h.as_bytes()[8..16], 0x0102_0304_0506_0708u64.to_ne_bytes());
+    assert!(h.is_valid());
+    assert!(!ReqHdr::new(1, 0, MAX_PAYLOAD + 1, 0).is_valid());
+    assert!(!ReqHdr::new(1, 0, 0, MAX_PAYLOAD + 1).is_valid());
+    assert!(
+        !ReqHdr {
+            magic: u32::from_be_bytes(*b"OVLq"),
+            ..h
+        }
+        .is_valid(),
+        "version 1 is refused"
     );
 }

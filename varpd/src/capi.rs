@@ -46,20 +46,15 @@ impl QueryBox {
     #[allow(clippy::boxed_local)] // it is a heap handle being retired
     pub fn finish(self: Box<Self>, ok: bool) {
         let d = &self.inst.driver;
+        // Posted: nothing here needs the driver's reply but a refusal,
+        // which is logged when it comes.
         let r = if ok {
-            d.respond(self.req.otl_reqid, &self.point)
+            d.respond_posted(self.req.otl_reqid, &self.point)
         } else {
-            d.drop_req(self.req.otl_reqid)
+            d.drop_posted(self.req.otl_reqid)
         };
         if let Err(e) = r {
-            // EINVAL: the request is gone (its handle closed, the entry
-            // answered meanwhile); nothing to do.
-            if e != Errno::EINVAL {
-                tracing::warn!(
-                    reqid = self.req.otl_reqid,
-                    "reply to the driver failed: {e}"
-                );
-            }
+            crate::driver::reply_refused(self.req.otl_reqid, e);
         }
         crate::probe_lookup_done(self.req.otl_reqid, ok);
         tracing::trace!(reqid = self.req.otl_reqid, ok, "lookup done");

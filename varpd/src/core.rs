@@ -22,7 +22,6 @@ use overlay::prop::PropInfo;
 use zerocopy::FromZeros;
 
 use crate::driver::Driver;
-use crate::gate::Gated;
 use crate::nvlist::NvList;
 use crate::persist::{Persist, Record};
 use crate::plugin::{self, PluginEntry};
@@ -85,8 +84,10 @@ struct Tables {
 
 /// The daemon's state (`varpd_impl_t`).
 pub struct Varpd {
-    /// The driver, behind the gate (see [`crate::gate`]).
-    pub driver: Arc<Gated>,
+    /// The driver. Shared by every thread: the lookup threads and the
+    /// client commands issue their calls concurrently, as on one illumos
+    /// descriptor (the socket transport is multiplexed).
+    pub driver: Arc<dyn Driver>,
     tables: Mutex<Tables>,
     persist: Option<Persist>,
 }
@@ -110,7 +111,7 @@ pub struct CacheEntry {
 impl Varpd {
     pub fn new(driver: Arc<dyn Driver>, persist: Option<Persist>) -> Arc<Varpd> {
         Arc::new(Varpd {
-            driver: Arc::new(Gated::new(driver)),
+            driver,
             tables: Mutex::new(Tables {
                 next: 1,
                 ..Tables::default()
@@ -181,7 +182,7 @@ impl Varpd {
             plugin: plugin.clone(),
             private: AtomicPtr::new(std::ptr::null_mut()),
             activated: AtomicBool::new(false),
-            driver: self.driver.clone() as Arc<dyn Driver>,
+            driver: self.driver.clone(),
             ops: RwLock::new(()),
         }))
     }
@@ -544,7 +545,6 @@ impl Varpd {
     /// Restores every saved instance (at start), then degrades every
     /// overlay left without one.
     pub fn restore_all(&self) {
-        let _g = self.driver.enter();
         if let Some(p) = &self.persist {
             for (path, rec) in p.read_all() {
                 let id = rec.id;

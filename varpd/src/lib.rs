@@ -29,24 +29,35 @@
 //! ## Lookup threads and the Linux transport
 //!
 //! illumos runs `2 × ncpu + 1` lookup threads on one `/dev/overlay`
-//! descriptor; the kernel serves their ioctls in parallel. On Linux the
-//! driver is `overlayd` and the descriptor a socket connection, which
-//! carries one command at a time: a LOOKUP blocks the connection for up
-//! to a second when no work is pending, so a RESPOND from a second thread
-//! would wait behind it. Only one exclusive (write) handle may exist, and
-//! requests belong to the handle that took them, so a second connection
-//! cannot answer. varpd therefore runs **one** lookup thread on the
-//! socket transport: LOOKUP → plugin → RESPOND in turn, which for the
-//! synchronous plugins (direct, files, the proxies) is the shortest path
-//! a question can take. A plugin answering later from its own thread
-//! (svp) waits for the current LOOKUP (≤ 1 s) — the cost of the
-//! transport, noted for overlayd. `VARPD_LOOKUP_THREADS` overrides.
+//! descriptor; the kernel serves their ioctls in parallel. varpd does the
+//! same on both platforms. On Linux the driver is `overlayd` and the
+//! descriptor a socket connection, and the connection is multiplexed to
+//! match (requests carry ids and are served concurrently; see
+//! `overlay_client::proto` and overlayd's `ctl`): a LOOKUP waiting up to
+//! a second for work holds up neither the RESPOND another lookup thread
+//! sends meanwhile, nor a client command, nor a plugin answering later
+//! from its own thread (svp). The one exclusive handle, with the
+//! requests it took, is shared by all of them, as the illumos
+//! descriptor is. `VARPD_LOOKUP_THREADS` overrides the count.
+//!
+//! A synchronous plugin (direct, files, the proxies) answers in about a
+//! microsecond; on the socket a lookup's cost is the thread handoffs
+//! between overlayd and varpd, and the transport is arranged to need as
+//! few as it can (see `overlay_client`'s socket module): answers are
+//! posted (`RESPOND` and `DROP` do not wait for the driver's reply,
+//! [`driver::Driver::respond_posted`]), LOOKUPs are kept in flight ahead
+//! of the threads ([`driver::LOOKUP_PREFETCH`]) so that a burst of misses
+//! comes back in batches, and a sleeping lookup thread is woken only when
+//! no running one will take the work. So in a burst one thread does the
+//! work without sleeping, as illumos' threads do on a busy kernel, and
+//! the others are there for what the many threads are there for on
+//! illumos: a thread held up in a slow plugin leaves the others to
+//! answer (within a few milliseconds here).
 
 pub mod capi;
 pub mod client;
 pub mod core;
 pub mod driver;
-pub mod gate;
 pub mod nvlist;
 pub mod persist;
 pub mod plugin;
@@ -59,7 +70,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 pub use crate::core::{Instance, Varpd};
-use crate::driver::Driver;
 pub use overlay::Errno;
 
 /// Makes sure the functions plugins call are linked into the binary that
@@ -84,11 +94,7 @@ pub fn lookup_thread_count() -> usize {
     {
         return n;
     }
-    if cfg!(target_os = "illumos") {
-        2 * std::thread::available_parallelism().map_or(1, |n| n.get()) + 1
-    } else {
-        1
-    }
+    2 * std::thread::available_parallelism().map_or(1, |n| n.get()) + 1
 }
 
 /// Starts `n` lookup threads; they stop (within a second) once `stop`.

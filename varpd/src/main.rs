@@ -131,6 +131,7 @@ fn main() {
         .unwrap_or_else(|e| fatal(&format!("run directory {}: {e}", run_dir.display())));
 
     let driver = open_driver();
+    varpd::driver::tune(&driver);
 
     for dir in &includes {
         match plugin::load_dir(dir) {

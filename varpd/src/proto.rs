@@ -182,11 +182,7 @@ pub fn serve(v: &Varpd, buf: &mut Vec<u8>, privileged: bool) -> usize {
         buf.extend_from_slice(&(Errno::EINVAL.0 as u32).to_ne_bytes());
         return ERESP_SIZE;
     }
-    let r = {
-        // All of a command's driver calls, without LOOKUPs between them.
-        let _g = v.driver.enter();
-        dispatch(v, buf, privileged)
-    };
+    let r = dispatch(v, buf, privileged);
     let e = match r {
         Ok(()) => 0,
         Err(e) => e.0 as u32,

@@ -30,9 +30,9 @@ use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use illumos_sys_hdrs::sync::{
-    CV_DRIVER, MUTEX_DRIVER, RW_READER, RW_WRITER, cv_broadcast, cv_destroy, cv_init, cv_timedwait,
-    kcondvar_t, kmutex_t, krwlock_t, mutex_destroy, mutex_enter, mutex_exit, mutex_init,
-    mutex_owned, mutex_tryenter, rw_destroy, rw_enter, rw_exit, rw_tryenter,
+    CV_DRIVER, MUTEX_DRIVER, RW_READER, RW_WRITER, cv_broadcast, cv_destroy, cv_init, cv_signal,
+    cv_timedwait, kcondvar_t, kmutex_t, krwlock_t, mutex_destroy, mutex_enter, mutex_exit,
+    mutex_init, mutex_owned, mutex_tryenter, rw_destroy, rw_enter, rw_exit, rw_tryenter,
 };
 use illumos_sys_hdrs::time::{ddi_get_lbolt, drv_usectohz};
 use illumos_sys_hdrs::types::clock_t;
@@ -268,6 +268,16 @@ impl overlay::platform::Event for KEvent {
             mutex_enter(self.lock.get());
             self.generation.fetch_add(1, Ordering::Release);
             cv_broadcast(self.cv.get());
+            mutex_exit(self.lock.get());
+        }
+    }
+
+    fn notify_one(&self) {
+        // SAFETY: as notify_all, with cv_signal (wakes one sleeper).
+        unsafe {
+            mutex_enter(self.lock.get());
+            self.generation.fetch_add(1, Ordering::Release);
+            cv_signal(self.cv.get());
             mutex_exit(self.lock.get());
         }
     }

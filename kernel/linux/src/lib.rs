@@ -14,9 +14,12 @@
 //!
 //! Threads: one per VNIC reading its TAP and transmitting (switching
 //! locally or through the overlay), one per mux socket receiving and
-//! delivering, one per control connection. None of the data-path threads
-//! ever waits on a control connection or on varpd: a cache miss queues
-//! the frame in the driver and moves on.
+//! delivering, one per control connection (plus workers for its slow
+//! commands, and one thread timing out parked LOOKUPs). None of the
+//! data-path threads ever waits on a control connection or on varpd: a
+//! cache miss queues the frame in the driver and moves on, answering a
+//! LOOKUP varpd has waiting on the way if it can do so without waiting
+//! (see [`ctl`]).
 
 pub mod ctl;
 pub mod errno;

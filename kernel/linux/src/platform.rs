@@ -14,7 +14,9 @@ use crate::switch::VSwitch;
 /// The Linux host: owned buffers, UDP sockets, TAP-backed switches.
 #[derive(Clone, Debug, Default)]
 pub struct LinuxPlatform {
-    _private: (),
+    /// LOOKUPs the control socket keeps waiting for work, answered from
+    /// [`Platform::lookups_posted`] (see [`crate::ctl::Parked`]).
+    pub(crate) parked: Arc<crate::ctl::Parked>,
 }
 
 impl LinuxPlatform {
@@ -66,6 +68,10 @@ impl Platform for LinuxPlatform {
 
     fn deliver_batch(&self, link: &Arc<VSwitch>, frames: impl Iterator<Item = PktBuf>) {
         link.deliver_up_batch(&mut frames.collect());
+    }
+
+    fn lookups_posted(&self) {
+        self.parked.service();
     }
 
     fn frame_alloc(&self, bytes: &[u8]) -> Result<PktBuf, Errno> {

@@ -362,8 +362,9 @@ impl<P: Platform> Device<P> {
                 }
             }
         }
+        let mut posted = false;
         if !scratch.misses.is_empty() {
-            self.tx_slow(
+            posted = self.tx_slow(
                 vnetid,
                 scratch,
                 &mut sent,
@@ -376,6 +377,11 @@ impl<P: Platform> Device<P> {
             platform.socket_send(sock, &mut scratch.batch);
         }
         scratch.batch.clear();
+        if posted {
+            // After the hits went out: a host answering LOOKUPs here
+            // (overlayd) does not delay them.
+            platform.lookups_posted();
+        }
         let s = &self.stats;
         if sent != 0 {
             s.tx_frames.fetch_add(sent, Relaxed);
@@ -393,7 +399,8 @@ impl<P: Platform> Device<P> {
     }
 
     /// The miss path: queue frames on their entries under the write lock,
-    /// then post newly pending entries for lookup.
+    /// then post newly pending entries for lookup. Returns whether any
+    /// was posted.
     #[cold]
     fn tx_slow(
         &self,
@@ -403,7 +410,7 @@ impl<P: Platform> Device<P> {
         bytes: &mut u64,
         dropped_entry: &mut u64,
         encap_fail: &mut u64,
-    ) {
+    ) -> bool {
         let (mut full, mut nomem, mut misses, mut posted) = (0, 0, 0, false);
         {
             let mut st = self.tx.write();
@@ -411,7 +418,7 @@ impl<P: Platform> Device<P> {
                 // Re-associated meanwhile: count the frames as unsent.
                 let n = scratch.misses.drain(..).count() as u64;
                 self.stats.tx_drop_no_target.fetch_add(n, Relaxed);
-                return;
+                return false;
             };
             for (dst, frame) in scratch.misses.drain(..) {
                 let len = frame.len();
@@ -454,6 +461,7 @@ impl<P: Platform> Device<P> {
         if nomem != 0 {
             self.stats.tx_drop_nomem.fetch_add(nomem, Relaxed);
         }
+        posted
     }
 
     /// Encapsulates and sends frames released from a cache entry (after a

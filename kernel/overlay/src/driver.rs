@@ -68,10 +68,20 @@ impl OpenFlags {
 type Posted<P> = VecDeque<(Weak<Device<P>>, EtherAddr)>;
 
 /// The global queue of entries awaiting varpd.
+///
+/// Wakeups are targeted, because on a host with few CPUs every needless
+/// one costs the lookup it competes with: a post wakes **one** thread
+/// waiting in `OVERLAY_TARG_LOOKUP` (`cv_signal`), and a thread that
+/// takes an entry and sees more queued wakes the next one, so a burst
+/// still spreads over every waiting thread. Completed requests signal a
+/// separate event that only `OVERLAY_IOC_DELETE` waits on, instead of
+/// waking every idle lookup thread to find nothing.
 pub struct LookupQueue<P: Platform> {
     queue: lock_api::Mutex<P::RawMutex, Posted<P>>,
-    /// Signalled when the queue grows and when a request completes.
+    /// Signalled (one waiter) when the queue grows.
     event: P::Event,
+    /// Signalled when a request completes or a handle closes.
+    done: P::Event,
 }
 
 impl<P: Platform> core::fmt::Debug for LookupQueue<P> {
@@ -87,6 +97,7 @@ impl<P: Platform> LookupQueue<P> {
         LookupQueue {
             queue: lock_api::Mutex::new(VecDeque::new()),
             event: P::Event::new(),
+            done: P::Event::new(),
         }
     }
 
@@ -97,7 +108,7 @@ impl<P: Platform> LookupQueue<P> {
                 q.push_back((dev.clone(), mac));
             }
         }
-        self.event.notify_all();
+        self.event.notify_one();
     }
 
     /// Queues one entry for lookup without waking anyone (see
@@ -109,9 +120,10 @@ impl<P: Platform> LookupQueue<P> {
         Ok(())
     }
 
-    /// Wakes the lookup threads after [`LookupQueue::try_push`].
+    /// Wakes a lookup thread after [`LookupQueue::try_push`] (it wakes
+    /// the next if more is queued).
     pub(crate) fn notify(&self) {
-        self.event.notify_all();
+        self.event.notify_one();
     }
 
     fn pop(&self) -> Option<(Weak<Device<P>>, EtherAddr)> {
@@ -272,11 +284,11 @@ impl<P: Platform> Overlay<P> {
         dev.set_flags(flags::MDDROP);
         self.devices.write().remove(&linkid);
         loop {
-            let seen = self.lookups.event.generation();
+            let seen = self.lookups.done.generation();
             if dev.outstanding.load(Relaxed) == 0 {
                 break;
             }
-            self.lookups.event.wait_changed(seen, LOOKUP_TIMEOUT_NS);
+            self.lookups.done.wait_changed(seen, LOOKUP_TIMEOUT_NS);
         }
         if dev.flags() & flags::DEGRADED != 0 {
             self.degraded_count(-1);
@@ -424,6 +436,7 @@ impl<P: Platform> Overlay<P> {
             minor,
             how,
             outstanding: lock_api::Mutex::new(Vec::new()),
+            closing: core::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -704,6 +717,8 @@ pub struct CtlHandle<P: Platform> {
     minor: u32,
     how: OpenFlags,
     outstanding: lock_api::Mutex<P::RawMutex, Vec<Outstanding<P>>>,
+    /// Set by [`CtlHandle::cancel_lookups`]: the handle is closing.
+    closing: core::sync::atomic::AtomicBool,
 }
 
 impl<P: Platform> core::fmt::Debug for CtlHandle<P> {
@@ -728,7 +743,10 @@ impl<P: Platform> Drop for CtlHandle<P> {
                 r.dev.outstanding.fetch_sub(1, Relaxed);
             }
         }
+        // Possibly many entries: wake every lookup thread.
         lookups.event.notify_all();
+        lookups.done.notify_all();
+        self.overlay.platform.lookups_posted();
         let mut opens = self.overlay.opens.lock();
         opens.open -= 1;
         if self.how.excl {
@@ -760,23 +778,62 @@ impl<P: Platform> CtlHandle<P> {
 
     /// `OVERLAY_TARG_LOOKUP`: waits up to `timeout_ns` for an entry that
     /// needs an answer (`ETIME` then) and describes its first waiting
-    /// frame.
+    /// frame. `EINTR` once [`CtlHandle::cancel_lookups`] was called.
+    ///
+    /// A post wakes one waiting thread; whoever leaves here while entries
+    /// are still queued (having taken one, or giving up) wakes the next,
+    /// so that no entry waits for a thread that is not coming.
     pub fn lookup(&self, timeout_ns: u64) -> Result<LookupRequest, Errno> {
         let ov = &self.overlay;
+        let q = &ov.lookups;
         let start = ov.platform.now_ns();
-        loop {
-            let seen = ov.lookups.event.generation();
-            while let Some((weak, mac)) = ov.lookups.pop() {
-                if let Some(req) = self.take(weak, mac) {
-                    return Ok(req);
+        let r = loop {
+            // The generation first: a cancel that comes after this moves
+            // it, so the wait below cannot miss it.
+            let seen = q.event.generation();
+            if self.closing.load(core::sync::atomic::Ordering::Acquire) {
+                break Err(Errno::EINTR);
+            }
+            let mut taken = None;
+            while let Some((weak, mac)) = q.pop() {
+                taken = self.take(weak, mac);
+                if taken.is_some() {
+                    break;
                 }
+            }
+            if let Some(req) = taken {
+                break Ok(req);
             }
             let waited = ov.platform.now_ns().saturating_sub(start);
             if waited >= timeout_ns {
-                return Err(Errno::ETIME);
+                break Err(Errno::ETIME);
             }
-            ov.lookups.event.wait_changed(seen, timeout_ns - waited);
+            q.event.wait_changed(seen, timeout_ns - waited);
+        };
+        if !q.is_empty() {
+            q.event.notify_one();
         }
+        r
+    }
+
+    /// `OVERLAY_TARG_LOOKUP` without waiting: an entry if one is queued,
+    /// else `ETIME` at once. A host serving commands from one reader
+    /// answers a LOOKUP this way when it can, without handing it to a
+    /// thread that may block.
+    pub fn try_lookup(&self) -> Result<LookupRequest, Errno> {
+        self.lookup(0)
+    }
+
+    /// The handle is being closed: every `OVERLAY_TARG_LOOKUP` waiting
+    /// on it, and every later one, fails with `EINTR`, so that the host
+    /// can drop the handle (returning its requests to the queue) without
+    /// waiting out the lookups' timeouts. (On illumos a descriptor is
+    /// never closed under a running ioctl, so this is for hosts whose
+    /// handle outlives its connection, like overlayd's.)
+    pub fn cancel_lookups(&self) {
+        self.closing
+            .store(true, core::sync::atomic::Ordering::Release);
+        self.overlay.lookups.event.notify_all();
     }
 
     /// Turns a queued entry into an outstanding request, if it still
@@ -851,7 +908,7 @@ impl<P: Platform> CtlHandle<P> {
 
     fn finished(&self, r: &Outstanding<P>) {
         r.dev.outstanding.fetch_sub(1, Relaxed);
-        self.overlay.lookups.event.notify_all();
+        self.overlay.lookups.done.notify_all();
     }
 
     /// `OVERLAY_TARG_RESPOND`: the entry becomes valid and its waiting
@@ -894,6 +951,7 @@ impl<P: Platform> CtlHandle<P> {
         drop(head);
         if remain {
             self.overlay.lookups.post(&Arc::downgrade(&r.dev), [r.mac]);
+            self.overlay.platform.lookups_posted();
         }
         self.finished(&r);
         Ok(())

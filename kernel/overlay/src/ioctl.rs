@@ -191,6 +191,22 @@ pub fn targ_ioctl<P: Platform>(
     arg: &mut Vec<u8>,
     data: TargData<'_>,
 ) -> Result<(), Errno> {
+    targ_ioctl_timed(h, cmd, cred, arg, data, LOOKUP_TIMEOUT_NS)
+}
+
+/// [`targ_ioctl`] with `OVERLAY_TARG_LOOKUP` waiting at most
+/// `lookup_timeout_ns` for work (0: answer at once, `ETIME` if none is
+/// queued). A host that serves a connection's commands from one reader
+/// tries a LOOKUP this way first and hands it to a thread that may
+/// block only when it must (see overlayd's control socket).
+pub fn targ_ioctl_timed<P: Platform>(
+    h: &CtlHandle<P>,
+    cmd: u32,
+    cred: Cred,
+    arg: &mut Vec<u8>,
+    data: TargData<'_>,
+    lookup_timeout_ns: u64,
+) -> Result<(), Errno> {
     let op = TargIoctl::from_cmd(cmd).ok_or(Errno::ENOTTY)?;
     if !cred.dl_config {
         return Err(Errno::EPERM);
@@ -216,7 +232,7 @@ pub fn targ_ioctl<P: Platform>(
         }
         TargIoctl::Restore => ov.restore(read::<OverlayTargId>(arg)?.otid_linkid),
         TargIoctl::Lookup => {
-            let req = h.lookup(LOOKUP_TIMEOUT_NS)?;
+            let req = h.lookup(lookup_timeout_ns)?;
             write(arg, &req)
         }
         TargIoctl::Respond => {

@@ -69,6 +69,14 @@ pub trait Event: Send + Sync {
     fn generation(&self) -> u64;
     /// Advances the generation and wakes every waiter.
     fn notify_all(&self);
+    /// Advances the generation and wakes at least one waiter, if any
+    /// sleeps (illumos `cv_signal`). Waiters that are not woken keep
+    /// sleeping although the generation moved: use it where any one
+    /// waiter can do the work, and have that one wake the next if work
+    /// is left. The default wakes every waiter, which is always correct.
+    fn notify_one(&self) {
+        self.notify_all();
+    }
     /// Sleeps until the generation differs from `seen` or `timeout_ns`
     /// passes. Returns false on timeout.
     fn wait_changed(&self, seen: u64, timeout_ns: u64) -> bool;
@@ -150,6 +158,16 @@ pub trait Platform: Sized + Send + Sync + 'static {
     fn fma_service(&self, degraded: bool) {
         let _ = degraded;
     }
+
+    /// Entries were queued for lookup (after the threads waiting in
+    /// `OVERLAY_TARG_LOOKUP` were signalled). A host that keeps LOOKUPs
+    /// waiting without a thread blocked in each (overlayd parks them and
+    /// answers them from here, saving the thread handoff that is most of
+    /// a lookup's latency on a small machine) serves them now. Called on
+    /// the thread that queued the entries (the transmit path, or a
+    /// control command), outside every driver lock; it must not block.
+    /// The default does nothing (illumos: the signalled thread serves).
+    fn lookups_posted(&self) {}
 
     /// Reports a [`Probe`] event. Free unless traced.
     fn probe(&self, probe: Probe) {

@@ -858,6 +858,64 @@ fn closing_a_handle_requeues_its_requests() {
 }
 
 #[test]
+fn cancel_lookups_ends_waiting_lookups() {
+    let ov = ov();
+    let h = rw(&ov);
+    running(&ov, &h, 61, 6100);
+    let t0 = std::time::Instant::now();
+    std::thread::scope(|sc| {
+        let waiter = sc.spawn(|| h.lookup(10_000_000_000));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        h.cancel_lookups();
+        assert_eq!(waiter.join().unwrap(), Err(Errno::EINTR));
+    });
+    assert!(t0.elapsed() < std::time::Duration::from_secs(5));
+    // And every later one, even with work queued (it stays queued for
+    // the next handle).
+    let dev = ov.device(61).unwrap();
+    ov.tx(
+        &dev,
+        [frame([2, 0, 0, 0, 0, 1], 60)],
+        &mut Default::default(),
+    );
+    assert_eq!(h.lookup(1_000_000), Err(Errno::EINTR));
+    drop(h);
+    let h2 = rw(&ov);
+    assert!(h2.try_lookup().is_ok());
+    assert_eq!(h2.try_lookup(), Err(Errno::ETIME));
+}
+
+#[test]
+fn a_burst_wakes_every_waiting_lookup_thread() {
+    // A post wakes one waiter; that one must wake the next while work is
+    // left, or the others would sleep out their timeout.
+    const N: usize = 4;
+    let ov = ov();
+    let h = rw(&ov);
+    running(&ov, &h, 62, 6200);
+    let dev = ov.device(62).unwrap();
+    let t0 = std::time::Instant::now();
+    std::thread::scope(|sc| {
+        let waiters: Vec<_> = (0..N)
+            .map(|_| sc.spawn(|| h.lookup(20_000_000_000)))
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let frames: Vec<_> = (0..N as u8)
+            .map(|i| frame([2, 0, 0, 0, 1, i], 60))
+            .collect();
+        ov.tx(&dev, frames, &mut Default::default());
+        let mut got: Vec<_> = waiters
+            .into_iter()
+            .map(|w| w.join().unwrap().unwrap().otl_dstaddr.0[5])
+            .collect();
+        got.sort();
+        assert_eq!(got, (0..N as u8).collect::<Vec<_>>());
+    });
+    assert!(t0.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(h.outstanding(), N);
+}
+
+#[test]
 fn delete_waits_for_outstanding_lookups() {
     let ov = ov();
     let h = rw(&ov);
