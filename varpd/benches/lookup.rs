@@ -297,6 +297,19 @@ fn end_to_end(map: &std::path::Path, sink_port: u16) {
         enter_netns(&name);
         let udp = std::net::UdpSocket::bind(("127.0.0.1", sink_port)).expect("sink");
         udp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        // Room for the whole burst: datagrams the sink drops while this
+        // thread is still sending would count as lookups not resolved.
+        let rcvbuf: libc::c_int = 64 << 20;
+        // SAFETY: setsockopt on our socket with an int of the size given.
+        unsafe {
+            libc::setsockopt(
+                udp.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                (&rcvbuf as *const libc::c_int).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
         let pkt = Packet::new("vb0");
         let mut buf = [0u8; 2048];
         let mut recv_for = |k: u32| -> bool {
