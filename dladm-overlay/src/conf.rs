@@ -130,6 +130,14 @@ impl Store {
         self.conf.vnics.iter().find(|v| v.name == name)
     }
 
+    /// Removes the overlay or VNIC called `name`; whether there was one.
+    pub fn forget(&mut self, name: &str) -> bool {
+        let n = self.conf.overlays.len() + self.conf.vnics.len();
+        self.conf.overlays.retain(|o| o.name != name);
+        self.conf.vnics.retain(|v| v.name != name);
+        n != self.conf.overlays.len() + self.conf.vnics.len()
+    }
+
     /// Whether `name` is taken by a persistent overlay or VNIC.
     pub fn has_link(&self, name: &str) -> bool {
         self.overlay(name).is_some() || self.vnic(name).is_some()

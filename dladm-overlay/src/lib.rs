@@ -205,6 +205,48 @@ struct Opt {
     takes_arg: bool,
 }
 
+/// An option that takes a value.
+const fn arg(short: char, long: &'static str) -> Opt {
+    Opt {
+        short,
+        long,
+        takes_arg: true,
+    }
+}
+
+/// An option that does not.
+const fn flag(short: char, long: &'static str) -> Opt {
+    Opt {
+        short,
+        long,
+        takes_arg: false,
+    }
+}
+
+/// `[-t] <link>`, the arguments of the delete subcommands: whether the
+/// change is temporary, and the link.
+fn temporary_and_link(args: &[String], use_: &str) -> Result<(bool, String), Die> {
+    let m = getopt(args, &[flag('t', "temporary")], use_)?;
+    match m.free.as_slice() {
+        [name] => Ok((m.opt_present("t"), name.clone())),
+        _ => usage(),
+    }
+}
+
+/// Removes `name` from the persistent configuration, if it is there
+/// (a delete without `-t`).
+fn forget(store: &mut Option<conf::Store>, name: &str, what: &str) -> Result<(), Die> {
+    match store {
+        Some(s) => {
+            if s.forget(name) {
+                s.save().or_else(|e| die(format!("{what}: {e}")))?;
+            }
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
 /// Parses `args` (`args[0]` is the subcommand) like `getopt_long`, with
 /// dladm's messages for a missing value or an unknown option.
 fn getopt(args: &[String], opts: &[Opt], use_: &str) -> Result<Matches, Die> {
@@ -278,31 +320,11 @@ fn do_create_overlay(ctx: &Ctx, args: &[String], use_: &'static str) -> CmdResul
     let m = getopt(
         args,
         &[
-            Opt {
-                short: 't',
-                long: "temporary",
-                takes_arg: false,
-            },
-            Opt {
-                short: 'e',
-                long: "encap",
-                takes_arg: true,
-            },
-            Opt {
-                short: 'v',
-                long: "vnetid",
-                takes_arg: true,
-            },
-            Opt {
-                short: 'p',
-                long: "prop",
-                takes_arg: true,
-            },
-            Opt {
-                short: 's',
-                long: "search",
-                takes_arg: true,
-            },
+            flag('t', "temporary"),
+            arg('e', "encap"),
+            arg('v', "vnetid"),
+            arg('p', "prop"),
+            arg('s', "search"),
         ],
         use_,
     )?;
@@ -380,47 +402,23 @@ fn do_create_overlay(ctx: &Ctx, args: &[String], use_: &'static str) -> CmdResul
 // ---- delete-overlay ------------------------------------------------------
 
 fn do_delete_overlay(_ctx: &Ctx, args: &[String], use_: &'static str) -> CmdResult {
-    let m = getopt(
-        args,
-        &[Opt {
-            short: 't',
-            long: "temporary",
-            takes_arg: false,
-        }],
-        use_,
-    )?;
-    let temporary = m.opt_present("t");
-    let [name] = m.free.as_slice() else {
-        return usage();
-    };
+    let (temporary, name) = temporary_and_link(args, use_)?;
+    let failed = format!("failed to delete {name}");
     let dl = open_dladm()?;
     let mut store = if temporary { None } else { Some(open_store()?) };
     if let Some(s) = &store
-        && s.conf.vnics.iter().any(|v| &v.over == name)
+        && s.conf.vnics.iter().any(|v| v.over == name)
     {
-        return die_dlerr(Status::LinkBusy, format!("failed to delete {name}"));
+        return die_dlerr(Status::LinkBusy, failed);
     }
-    match dl.name2info(name) {
-        Ok(l) if l.class != DATALINK_CLASS_OVERLAY => {
-            return die_dlerr(Status::BadArg, format!("failed to delete {name}"));
-        }
-        Ok(l) => {
-            if let Err(s) = dl.overlay_delete(l.id) {
-                return die_dlerr(s, format!("failed to delete {name}"));
-            }
-        }
+    match dl.name2info(&name) {
+        Ok(l) if l.class != DATALINK_CLASS_OVERLAY => return die_dlerr(Status::BadArg, failed),
+        Ok(l) => dl.overlay_delete(l.id).or_else(|s| die_dlerr(s, &failed))?,
         // Only in the persistent configuration: that is what goes.
-        Err(_) if store.as_ref().is_some_and(|s| s.overlay(name).is_some()) => {}
-        Err(s) => return die_dlerr(s, format!("failed to delete {name}")),
+        Err(_) if store.as_ref().is_some_and(|s| s.overlay(&name).is_some()) => {}
+        Err(s) => return die_dlerr(s, failed),
     }
-    if let Some(s) = &mut store
-        && s.overlay(name).is_some()
-    {
-        s.conf.overlays.retain(|o| &o.name != name);
-        if let Err(e) = s.save() {
-            return die(format!("failed to delete {name}: {e}"));
-        }
-    }
+    forget(&mut store, &name, &failed)?;
     Ok(0)
 }
 
@@ -430,21 +428,9 @@ fn do_modify_overlay(_ctx: &Ctx, args: &[String], use_: &'static str) -> CmdResu
     let m = getopt(
         args,
         &[
-            Opt {
-                short: 'd',
-                long: "delete-entry",
-                takes_arg: true,
-            },
-            Opt {
-                short: 'f',
-                long: "flush-table",
-                takes_arg: false,
-            },
-            Opt {
-                short: 's',
-                long: "set-entry",
-                takes_arg: true,
-            },
+            arg('d', "delete-entry"),
+            flag('f', "flush-table"),
+            arg('s', "set-entry"),
         ],
         use_,
     )?;
@@ -576,26 +562,10 @@ fn do_show_overlay(ctx: &Ctx, args: &[String], use_: &'static str) -> CmdResult 
     let m = getopt(
         args,
         &[
-            Opt {
-                short: 'f',
-                long: "fma",
-                takes_arg: false,
-            },
-            Opt {
-                short: 'o',
-                long: "output",
-                takes_arg: true,
-            },
-            Opt {
-                short: 'p',
-                long: "parsable",
-                takes_arg: false,
-            },
-            Opt {
-                short: 't',
-                long: "target",
-                takes_arg: false,
-            },
+            flag('f', "fma"),
+            arg('o', "output"),
+            flag('p', "parsable"),
+            flag('t', "target"),
         ],
         use_,
     )?;
@@ -839,21 +809,9 @@ fn do_create_vnic(_ctx: &Ctx, args: &[String], use_: &'static str) -> CmdResult 
     let m = getopt(
         args,
         &[
-            Opt {
-                short: 't',
-                long: "temporary",
-                takes_arg: false,
-            },
-            Opt {
-                short: 'l',
-                long: "link",
-                takes_arg: true,
-            },
-            Opt {
-                short: 'm',
-                long: "mac-address",
-                takes_arg: true,
-            },
+            flag('t', "temporary"),
+            arg('l', "link"),
+            arg('m', "mac-address"),
         ],
         use_,
     )?;
@@ -903,39 +861,20 @@ fn do_create_vnic(_ctx: &Ctx, args: &[String], use_: &'static str) -> CmdResult 
 }
 
 fn do_delete_vnic(_ctx: &Ctx, args: &[String], use_: &'static str) -> CmdResult {
-    let m = getopt(
-        args,
-        &[Opt {
-            short: 't',
-            long: "temporary",
-            takes_arg: false,
-        }],
-        use_,
-    )?;
-    let temporary = m.opt_present("t");
-    let [name] = m.free.as_slice() else {
-        return usage();
-    };
+    let (temporary, name) = temporary_and_link(args, use_)?;
     let dl = open_dladm()?;
     let mut store = if temporary { None } else { Some(open_store()?) };
-    match dl.name2info(name) {
+    match dl.name2info(&name) {
         Ok(l) if !dl::is_vnic(l.class) => {
             return die_dlerr(Status::LinkInval, "vnic deletion failed");
         }
         Ok(l) => dl
             .vnic_delete(l.id)
             .or_else(|s| die_dlerr(s, "vnic deletion failed"))?,
-        Err(_) if store.as_ref().is_some_and(|s| s.vnic(name).is_some()) => {}
+        Err(_) if store.as_ref().is_some_and(|s| s.vnic(&name).is_some()) => {}
         Err(s) => return die_dlerr(s, format!("invalid link name '{name}'")),
     }
-    if let Some(s) = &mut store
-        && s.vnic(name).is_some()
-    {
-        s.conf.vnics.retain(|v| &v.name != name);
-        if let Err(e) = s.save() {
-            return die(format!("vnic deletion failed: {e}"));
-        }
-    }
+    forget(&mut store, &name, "vnic deletion failed")?;
     Ok(0)
 }
 
@@ -1018,23 +957,7 @@ fn show_fields(m: &Matches) -> Result<(bool, Option<String>), Die> {
 fn do_show_vnic(ctx: &Ctx, args: &[String], use_: &'static str) -> CmdResult {
     let m = getopt(
         args,
-        &[
-            Opt {
-                short: 'p',
-                long: "parsable",
-                takes_arg: false,
-            },
-            Opt {
-                short: 'o',
-                long: "output",
-                takes_arg: true,
-            },
-            Opt {
-                short: 'l',
-                long: "link",
-                takes_arg: true,
-            },
-        ],
+        &[flag('p', "parsable"), arg('o', "output"), arg('l', "link")],
         use_,
     )?;
     let (parsable, fields) = show_fields(&m)?;
@@ -1098,22 +1021,7 @@ fn do_show_vnic(ctx: &Ctx, args: &[String], use_: &'static str) -> CmdResult {
 }
 
 fn do_show_link(ctx: &Ctx, args: &[String], use_: &'static str) -> CmdResult {
-    let m = getopt(
-        args,
-        &[
-            Opt {
-                short: 'p',
-                long: "parsable",
-                takes_arg: false,
-            },
-            Opt {
-                short: 'o',
-                long: "output",
-                takes_arg: true,
-            },
-        ],
-        use_,
-    )?;
+    let m = getopt(args, &[flag('p', "parsable"), arg('o', "output")], use_)?;
     let (parsable, fields) = show_fields(&m)?;
     if m.free.len() > 1 {
         return usage();
