@@ -495,17 +495,18 @@ fn rx_loop(
     }
     let cmsg_space = unsafe_cmsg_space(size_of::<libc::c_int>());
     // One buffer and one control buffer per message, and the messages
-    // pointing at them, made once: the buffers never move.
-    let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; RX_BUF]).collect();
+    // pointing at them. The frames received are windows of the buffers
+    // (no copy), and are gone again once the mux has delivered them; a
+    // buffer a frame still holds is left to it and replaced.
+    let mut bufs: Vec<Arc<Vec<u8>>> = (0..BATCH).map(|_| Arc::new(vec![0u8; RX_BUF])).collect();
     // u64 storage: control messages must be aligned for cmsghdr.
     let mut ctls: Vec<Vec<u64>> = (0..BATCH)
         .map(|_| vec![0u64; cmsg_space.div_ceil(8)])
         .collect();
-    let mut iovs: Vec<libc::iovec> = bufs
-        .iter_mut()
-        .map(|b| libc::iovec {
-            iov_base: b.as_mut_ptr().cast(),
-            iov_len: b.len(),
+    let mut iovs: Vec<libc::iovec> = (0..BATCH)
+        .map(|_| libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: RX_BUF,
         })
         .collect();
     let mut msgs: Vec<libc::mmsghdr> = iovs
@@ -540,9 +541,12 @@ fn rx_loop(
                 }
             }
         }
-        for m in msgs.iter_mut() {
+        for ((m, iov), buf) in msgs.iter_mut().zip(iovs.iter_mut()).zip(bufs.iter_mut()) {
             // recvmmsg shrinks it to what it wrote.
             m.msg_hdr.msg_controllen = cmsg_space as _;
+            // Its own again once the frames of the last batch are gone
+            // (if one lingers, this gives the buffer a fresh copy).
+            iov.iov_base = Arc::make_mut(buf).as_mut_ptr().cast();
         }
         // SAFETY: `msgs` describes BATCH writable buffers and control
         // buffers, all alive for the loop.
@@ -566,18 +570,26 @@ fn rx_loop(
             }
             continue;
         }
+        let Some(mux) = mux.upgrade() else { break };
+        let mut received = 0;
         for (k, m) in msgs.iter().take(n as usize).enumerate() {
             let len = (m.msg_len as usize).min(RX_BUF);
             let seg = gro_segment_size(&m.msg_hdr).unwrap_or(len).max(1);
-            // SAFETY: the kernel wrote `len` bytes into buffer `k`, which
-            // `iovs[k]` points at and nothing else touches meanwhile.
-            let data = unsafe { std::slice::from_raw_parts(iovs[k].iov_base.cast::<u8>(), len) };
-            for d in data.chunks(seg) {
-                frames.push(crate::pool::frame_from(d));
+            // A GRO super-datagram is handed to the mux whole, never
+            // split across two chains, so that its TCP segments can be
+            // written to the VNIC as one super-frame again.
+            if frames.len() + len.div_ceil(seg) > overlay::mux::RX_CHAIN {
+                received += frames.len();
+                mux.rx_batch(platform, frames.drain(..));
             }
+            frames.extend(
+                (0..len)
+                    .step_by(seg)
+                    .filter_map(|at| PktBuf::shared(&bufs[k], at..(at + seg).min(len))),
+            );
         }
-        stats.rx_datagrams.fetch_add(frames.len() as u64, Relaxed);
-        let Some(mux) = mux.upgrade() else { break };
+        received += frames.len();
+        stats.rx_datagrams.fetch_add(received as u64, Relaxed);
         mux.rx_batch(platform, frames.drain(..));
     }
 }

@@ -1,6 +1,7 @@
 //! An owned frame buffer with headroom: the frame type of hosts whose
 //! frames are plain memory (the Linux host, tests).
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::errno::Errno;
@@ -29,20 +30,34 @@ pub struct Tso {
     pub inner_len: u32,
 }
 
-/// A frame: `buf[start..]` holds it; `buf[..start]` is headroom.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A frame: `bytes[start..end]` of its storage; what is in front of
+/// `start` is headroom.
+#[derive(Clone, Debug)]
 pub struct PktBuf {
-    buf: Vec<u8>,
+    storage: Storage,
     start: usize,
     /// Segmentation still to do, if any.
     pub tso: Option<Tso>,
+}
+
+/// Where a frame's bytes live.
+#[derive(Clone, Debug)]
+enum Storage {
+    /// A buffer of its own; the frame runs to its end.
+    Owned(Vec<u8>),
+    /// A window ending at `.1` of a buffer other frames share: the
+    /// segments of one received UDP GRO datagram, each a frame of its
+    /// own without a copy (an `mblk_t` made with `desballoc(9F)` over a
+    /// shared buffer, on illumos). Read-only: written to, the frame is
+    /// first copied into a buffer of its own.
+    Shared(Arc<Vec<u8>>, usize),
 }
 
 impl PktBuf {
     /// A frame holding a copy of `bytes`, with [`DEFAULT_HEADROOM`].
     pub fn new(bytes: &[u8]) -> PktBuf {
         let mut b = PktBuf::with_headroom(DEFAULT_HEADROOM, bytes.len());
-        b.buf.extend_from_slice(bytes);
+        b.owned().extend_from_slice(bytes);
         b
     }
 
@@ -52,20 +67,57 @@ impl PktBuf {
         let mut buf = Vec::with_capacity(headroom + cap);
         buf.resize(headroom, 0);
         PktBuf {
-            buf,
+            storage: Storage::Owned(buf),
             start: headroom,
             tso: None,
         }
+    }
+
+    /// The frame `shared[range]`, sharing the buffer (no copy). It has no
+    /// headroom of its own: a header prepended to it makes it copy itself.
+    /// `None` if the range is not within the buffer.
+    pub fn shared(shared: &Arc<Vec<u8>>, range: core::ops::Range<usize>) -> Option<PktBuf> {
+        if range.start > range.end || range.end > shared.len() {
+            return None;
+        }
+        Some(PktBuf {
+            storage: Storage::Shared(Arc::clone(shared), range.end),
+            start: range.start,
+            tso: None,
+        })
+    }
+
+    /// Whether the frame is a window of a shared buffer.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.storage, Storage::Shared(..))
     }
 
     /// A frame made of `parts` one after the other, with `headroom`.
     pub fn from_parts(headroom: usize, parts: &[&[u8]]) -> PktBuf {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         let mut b = PktBuf::with_headroom(headroom, len);
+        let buf = b.owned();
         for p in parts {
-            b.buf.extend_from_slice(p);
+            buf.extend_from_slice(p);
         }
         b
+    }
+
+    /// The frame's own buffer, which ends where the frame does; a shared
+    /// frame is copied into one first, with [`DEFAULT_HEADROOM`] (so
+    /// `start` may move: read it after).
+    fn owned(&mut self) -> &mut Vec<u8> {
+        if let Storage::Shared(shared, end) = &self.storage {
+            let mut buf = Vec::with_capacity(DEFAULT_HEADROOM + end - self.start);
+            buf.resize(DEFAULT_HEADROOM, 0);
+            buf.extend_from_slice(&shared[self.start..*end]);
+            self.storage = Storage::Owned(buf);
+            self.start = DEFAULT_HEADROOM;
+        }
+        match &mut self.storage {
+            Storage::Owned(buf) => buf,
+            Storage::Shared(..) => unreachable!("made owned above"),
+        }
     }
 
     /// Appends up to `cap` bytes that `read` writes into uninitialised
@@ -80,13 +132,14 @@ impl PktBuf {
         cap: usize,
         read: impl FnOnce(*mut u8, usize) -> Result<usize, E>,
     ) -> Result<usize, E> {
-        self.buf.reserve(cap);
-        let end = self.buf.len();
-        let n = read(self.buf.spare_capacity_mut().as_mut_ptr().cast(), cap)?;
+        let buf = self.owned();
+        buf.reserve(cap);
+        let end = buf.len();
+        let n = read(buf.spare_capacity_mut().as_mut_ptr().cast(), cap)?;
         let n = n.min(cap);
         // SAFETY: the caller's `read` initialised `n` bytes after `end`,
         // within the reserved capacity.
-        unsafe { self.buf.set_len(end + n) };
+        unsafe { buf.set_len(end + n) };
         Ok(n)
     }
 
@@ -95,18 +148,26 @@ impl PktBuf {
     /// buffer recycled for the next received frame).
     pub fn reset_from(&mut self, headroom: usize, bytes: &[u8]) {
         self.clear(headroom);
-        self.buf.extend_from_slice(bytes);
+        self.owned().extend_from_slice(bytes);
     }
 
-    /// The bytes the buffer can hold without reallocating.
+    /// The bytes the buffer can hold without reallocating (0 for a shared
+    /// frame, which owns none).
     pub fn capacity(&self) -> usize {
-        self.buf.capacity()
+        match &self.storage {
+            Storage::Owned(buf) => buf.capacity(),
+            Storage::Shared(..) => 0,
+        }
     }
 
-    /// Empties the frame, keeping its headroom and capacity.
+    /// Empties the frame, keeping its headroom and capacity (a shared
+    /// frame lets go of the shared buffer).
     pub fn clear(&mut self, headroom: usize) {
-        self.buf.clear();
-        self.buf.resize(headroom, 0);
+        match &mut self.storage {
+            Storage::Owned(buf) => buf.clear(),
+            Storage::Shared(..) => self.storage = Storage::Owned(Vec::new()),
+        }
+        self.owned().resize(headroom, 0);
         self.start = headroom;
         self.tso = None;
     }
@@ -118,62 +179,84 @@ impl PktBuf {
         cap: usize,
         read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
     ) -> Result<usize, E> {
-        let end = self.buf.len();
-        self.buf.resize(end + cap, 0);
-        match read(&mut self.buf[end..]) {
+        let buf = self.owned();
+        let end = buf.len();
+        buf.resize(end + cap, 0);
+        match read(&mut buf[end..]) {
             Ok(n) => {
-                self.buf.truncate(end + n.min(cap));
+                buf.truncate(end + n.min(cap));
                 Ok(n)
             }
             Err(e) => {
-                self.buf.truncate(end);
+                buf.truncate(end);
                 Err(e)
             }
         }
     }
 
     /// The frame's bytes.
+    #[inline]
     pub fn bytes(&self) -> &[u8] {
-        &self.buf[self.start..]
+        match &self.storage {
+            Storage::Owned(buf) => &buf[self.start..],
+            Storage::Shared(shared, end) => &shared[self.start..*end],
+        }
     }
 
     /// The frame's bytes, writable (to rewrite headers in place).
     pub fn bytes_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.start..]
+        self.owned();
+        let start = self.start;
+        &mut self.owned()[start..]
     }
 
-    /// Headroom left in front of the frame.
+    /// Headroom left in front of the frame (none that may be written, for
+    /// a shared frame).
     pub fn headroom(&self) -> usize {
-        self.start
+        match self.storage {
+            Storage::Owned(_) => self.start,
+            Storage::Shared(..) => 0,
+        }
     }
 }
+
+/// Frames are equal when their bytes and segmentation are, wherever the
+/// bytes live.
+impl PartialEq for PktBuf {
+    fn eq(&self, other: &PktBuf) -> bool {
+        self.bytes() == other.bytes() && self.tso == other.tso
+    }
+}
+
+impl Eq for PktBuf {}
 
 impl Frame for PktBuf {
     #[inline]
     fn head(&self) -> &[u8] {
-        &self.buf[self.start..]
+        self.bytes()
     }
 
     #[inline]
     fn len(&self) -> usize {
-        self.buf.len() - self.start
+        self.bytes().len()
     }
 
     #[inline]
     fn prepend(&mut self, hdr: &[u8]) -> Result<(), Errno> {
-        if hdr.len() > self.start {
-            // No headroom: move the frame back, as a separate header
+        if hdr.len() > self.headroom() || self.is_shared() {
+            // No headroom (or none of its own): move the frame back, as a separate header
             // block would be chained in front of it on illumos.
             let mut buf = Vec::with_capacity(DEFAULT_HEADROOM + hdr.len() + self.len());
             buf.resize(DEFAULT_HEADROOM, 0);
             buf.extend_from_slice(hdr);
             buf.extend_from_slice(self.head());
-            self.buf = buf;
+            self.storage = Storage::Owned(buf);
             self.start = DEFAULT_HEADROOM;
             return Ok(());
         }
         self.start -= hdr.len();
-        self.buf[self.start..self.start + hdr.len()].copy_from_slice(hdr);
+        let start = self.start;
+        self.owned()[start..start + hdr.len()].copy_from_slice(hdr);
         Ok(())
     }
 
@@ -217,5 +300,37 @@ mod test {
         assert_eq!(small.bytes(), &[7, 7, 7, 7, 7, 7, 7, 7, 5, 6]);
         let mut out = [0; 4];
         assert_eq!(small.copy_to(&mut out), 4);
+    }
+
+    #[test]
+    fn shared_frames_read_in_place_and_copy_on_write() {
+        let data = Arc::new((0u8..32).collect::<Vec<u8>>());
+        let mut a = PktBuf::shared(&data, 4..12).unwrap();
+        let b = PktBuf::shared(&data, 12..32).unwrap();
+        assert!(PktBuf::shared(&data, 30..33).is_none());
+        assert!(a.is_shared() && a.headroom() == 0 && a.capacity() == 0);
+        assert_eq!(a.bytes(), &[4, 5, 6, 7, 8, 9, 10, 11]);
+        assert_eq!(a, PktBuf::new(&[4, 5, 6, 7, 8, 9, 10, 11]));
+        a.strip(2).unwrap();
+        assert_eq!(a.head(), &[6, 7, 8, 9, 10, 11]);
+        assert_eq!(Arc::strong_count(&data), 3);
+        // Writing copies the frame out; the shared buffer is untouched.
+        a.bytes_mut()[0] = 99;
+        assert!(!a.is_shared());
+        assert_eq!(a.bytes(), &[99, 7, 8, 9, 10, 11]);
+        assert_eq!(data[6], 6);
+        assert_eq!(Arc::strong_count(&data), 2);
+        // Prepending to a shared frame copies it behind the new header.
+        let mut c = b.clone();
+        c.prepend(&[1, 1]).unwrap();
+        assert_eq!(&c.bytes()[..4], &[1, 1, 12, 13]);
+        assert_eq!(c.len(), 22);
+        assert_eq!(b.len(), 20);
+        // Cleared, it lets go of the buffer.
+        let mut d = b;
+        d.clear(8);
+        assert!(!d.is_shared() && d.is_empty() && d.headroom() == 8);
+        drop((a, c, d));
+        assert_eq!(Arc::strong_count(&data), 1);
     }
 }

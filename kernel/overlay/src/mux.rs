@@ -166,8 +166,13 @@ impl<P: Platform> Mux<P> {
     }
 }
 
-/// Frames delivered to a device in one chain at most.
-const RX_CHAIN: usize = 32;
+/// Frames delivered to a device in one chain at most: as many as one UDP
+/// GSO/GRO super-datagram carries (Linux's `UDP_MAX_SEGMENTS`), so that
+/// the segments of one TCP super-frame reach the link together and can be
+/// coalesced there again. A caller that hands [`Mux::rx_batch`] whole
+/// super-datagrams, at most this many frames at a time, never has one
+/// cut in two.
+pub const RX_CHAIN: usize = 64;
 
 /// Delivers (and counts) a chain of frames for one device, emptying it.
 fn deliver<P: Platform, const N: usize>(
