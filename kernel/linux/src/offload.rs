@@ -477,6 +477,14 @@ mod csum_test {
                 .collect();
             assert_eq!(csum_fold(csum_partial(&d, 0)), reference(&d), "len {len}");
         }
+        // Every alignment, over lengths past the unrolled loop's stride.
+        let big: Vec<u8> = (0..5000u32).map(|i| (i * 7 + i / 3) as u8).collect();
+        for at in 0..9 {
+            for len in [255, 256, 257, 319, 320, 1348, 1349, 4000] {
+                let d = &big[at..at + len];
+                assert_eq!(csum_fold(csum_partial(d, 0)), reference(d), "at {at} len {len}");
+            }
+        }
         // All ones: the end-around carry everywhere.
         for len in [4096, 8999, 65535] {
             for b in [0xff, 0xfe, 0x80] {
