@@ -482,7 +482,11 @@ mod csum_test {
         for at in 0..9 {
             for len in [255, 256, 257, 319, 320, 1348, 1349, 4000] {
                 let d = &big[at..at + len];
-                assert_eq!(csum_fold(csum_partial(d, 0)), reference(d), "at {at} len {len}");
+                assert_eq!(
+                    csum_fold(csum_partial(d, 0)),
+                    reference(d),
+                    "at {at} len {len}"
+                );
             }
         }
         // All ones: the end-around carry everywhere.
