@@ -9,6 +9,8 @@
 //! Prints the three rates and the ratio of ours to the kernel's.
 //!
 //! Usage: `vtep-bench [seconds]` as root (see `tools/bench-throughput`).
+//! `VTEP_BENCH_ONLY=ours`, `VTEP_BENCH_STATS=1` and `VTEP_BENCH_CC=<name>`
+//! are described in the README.
 
 use std::net::IpAddr;
 use std::process::{Command, Stdio};
@@ -33,7 +35,15 @@ fn iperf(client: &Netns, server: &Netns, addr: &str, secs: u32) -> f64 {
         .spawn()
         .expect("iperf3 (apt-get install iperf3)");
     std::thread::sleep(Duration::from_millis(500));
-    let json = client.sh(&["iperf3", "-c", addr, "-t", &secs.to_string(), "-J"]);
+    let secs = secs.to_string();
+    let mut args = vec!["iperf3", "-c", addr, "-t", &secs, "-J"];
+    // `VTEP_BENCH_CC=cubic` (say): the sender's TCP congestion control,
+    // else the system's default.
+    let cc = std::env::var("VTEP_BENCH_CC").ok();
+    if let Some(cc) = &cc {
+        args.extend(["-C", cc]);
+    }
+    let json = client.sh(&args);
     let _ = srv.wait();
     let at = json
         .find("\"sum_received\"")
