@@ -30,34 +30,27 @@ pub struct Tso {
     pub inner_len: u32,
 }
 
-/// A frame: `bytes[start..end]` of its storage; what is in front of
-/// `start` is headroom.
+/// A frame: `buf[start..]`, with `buf[..start]` its headroom; or, when
+/// `shared` is set, a window of a buffer other frames share.
 #[derive(Clone, Debug)]
 pub struct PktBuf {
-    storage: Storage,
+    buf: Vec<u8>,
+    /// The segments of one received UDP GRO datagram are each a frame
+    /// of its own without a copy (an `mblk_t` made with `desballoc(9F)`
+    /// over a shared buffer, on illumos): the frame is
+    /// `shared.0[start..shared.1]` and `buf` is unused. Read-only: written
+    /// to, the frame is first copied into `buf`.
+    shared: Option<(Arc<Vec<u8>>, usize)>,
     start: usize,
     /// Segmentation still to do, if any.
     pub tso: Option<Tso>,
-}
-
-/// Where a frame's bytes live.
-#[derive(Clone, Debug)]
-enum Storage {
-    /// A buffer of its own; the frame runs to its end.
-    Owned(Vec<u8>),
-    /// A window ending at `.1` of a buffer other frames share: the
-    /// segments of one received UDP GRO datagram, each a frame of its
-    /// own without a copy (an `mblk_t` made with `desballoc(9F)` over a
-    /// shared buffer, on illumos). Read-only: written to, the frame is
-    /// first copied into a buffer of its own.
-    Shared(Arc<Vec<u8>>, usize),
 }
 
 impl PktBuf {
     /// A frame holding a copy of `bytes`, with [`DEFAULT_HEADROOM`].
     pub fn new(bytes: &[u8]) -> PktBuf {
         let mut b = PktBuf::with_headroom(DEFAULT_HEADROOM, bytes.len());
-        b.owned().extend_from_slice(bytes);
+        b.buf.extend_from_slice(bytes);
         b
     }
 
@@ -67,7 +60,8 @@ impl PktBuf {
         let mut buf = Vec::with_capacity(headroom + cap);
         buf.resize(headroom, 0);
         PktBuf {
-            storage: Storage::Owned(buf),
+            buf,
+            shared: None,
             start: headroom,
             tso: None,
         }
@@ -81,7 +75,8 @@ impl PktBuf {
             return None;
         }
         Some(PktBuf {
-            storage: Storage::Shared(Arc::clone(shared), range.end),
+            buf: Vec::new(),
+            shared: Some((Arc::clone(shared), range.end)),
             start: range.start,
             tso: None,
         })
@@ -89,35 +84,31 @@ impl PktBuf {
 
     /// Whether the frame is a window of a shared buffer.
     pub fn is_shared(&self) -> bool {
-        matches!(self.storage, Storage::Shared(..))
+        self.shared.is_some()
     }
 
     /// A frame made of `parts` one after the other, with `headroom`.
     pub fn from_parts(headroom: usize, parts: &[&[u8]]) -> PktBuf {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         let mut b = PktBuf::with_headroom(headroom, len);
-        let buf = b.owned();
         for p in parts {
-            buf.extend_from_slice(p);
+            b.buf.extend_from_slice(p);
         }
         b
     }
 
     /// The frame's own buffer, which ends where the frame does; a shared
-    /// frame is copied into one first, with [`DEFAULT_HEADROOM`] (so
+    /// frame is copied into it first, with [`DEFAULT_HEADROOM`] (so
     /// `start` may move: read it after).
     fn owned(&mut self) -> &mut Vec<u8> {
-        if let Storage::Shared(shared, end) = &self.storage {
-            let mut buf = Vec::with_capacity(DEFAULT_HEADROOM + end - self.start);
-            buf.resize(DEFAULT_HEADROOM, 0);
-            buf.extend_from_slice(&shared[self.start..*end]);
-            self.storage = Storage::Owned(buf);
+        if let Some((shared, end)) = self.shared.take() {
+            self.buf.clear();
+            self.buf.reserve(DEFAULT_HEADROOM + end - self.start);
+            self.buf.resize(DEFAULT_HEADROOM, 0);
+            self.buf.extend_from_slice(&shared[self.start..end]);
             self.start = DEFAULT_HEADROOM;
         }
-        match &mut self.storage {
-            Storage::Owned(buf) => buf,
-            Storage::Shared(..) => unreachable!("made owned above"),
-        }
+        &mut self.buf
     }
 
     /// Appends up to `cap` bytes that `read` writes into uninitialised
@@ -148,26 +139,25 @@ impl PktBuf {
     /// buffer recycled for the next received frame).
     pub fn reset_from(&mut self, headroom: usize, bytes: &[u8]) {
         self.clear(headroom);
-        self.owned().extend_from_slice(bytes);
+        self.buf.extend_from_slice(bytes);
     }
 
     /// The bytes the buffer can hold without reallocating (0 for a shared
     /// frame, which owns none).
     pub fn capacity(&self) -> usize {
-        match &self.storage {
-            Storage::Owned(buf) => buf.capacity(),
-            Storage::Shared(..) => 0,
+        if self.is_shared() {
+            0
+        } else {
+            self.buf.capacity()
         }
     }
 
     /// Empties the frame, keeping its headroom and capacity (a shared
     /// frame lets go of the shared buffer).
     pub fn clear(&mut self, headroom: usize) {
-        match &mut self.storage {
-            Storage::Owned(buf) => buf.clear(),
-            Storage::Shared(..) => self.storage = Storage::Owned(Vec::new()),
-        }
-        self.owned().resize(headroom, 0);
+        self.shared = None;
+        self.buf.clear();
+        self.buf.resize(headroom, 0);
         self.start = headroom;
         self.tso = None;
     }
@@ -197,26 +187,22 @@ impl PktBuf {
     /// The frame's bytes.
     #[inline]
     pub fn bytes(&self) -> &[u8] {
-        match &self.storage {
-            Storage::Owned(buf) => &buf[self.start..],
-            Storage::Shared(shared, end) => &shared[self.start..*end],
+        match &self.shared {
+            None => &self.buf[self.start..],
+            Some((shared, end)) => &shared[self.start..*end],
         }
     }
 
     /// The frame's bytes, writable (to rewrite headers in place).
     pub fn bytes_mut(&mut self) -> &mut [u8] {
         self.owned();
-        let start = self.start;
-        &mut self.owned()[start..]
+        &mut self.buf[self.start..]
     }
 
     /// Headroom left in front of the frame (none that may be written, for
     /// a shared frame).
     pub fn headroom(&self) -> usize {
-        match self.storage {
-            Storage::Owned(_) => self.start,
-            Storage::Shared(..) => 0,
-        }
+        if self.is_shared() { 0 } else { self.start }
     }
 }
 
@@ -250,13 +236,13 @@ impl Frame for PktBuf {
             buf.resize(DEFAULT_HEADROOM, 0);
             buf.extend_from_slice(hdr);
             buf.extend_from_slice(self.head());
-            self.storage = Storage::Owned(buf);
+            self.buf = buf;
+            self.shared = None;
             self.start = DEFAULT_HEADROOM;
             return Ok(());
         }
         self.start -= hdr.len();
-        let start = self.start;
-        self.owned()[start..start + hdr.len()].copy_from_slice(hdr);
+        self.buf[self.start..self.start + hdr.len()].copy_from_slice(hdr);
         Ok(())
     }
 
