@@ -716,18 +716,23 @@ fn do_show_overlay(ctx: &Ctx, args: &[String], use_: &'static str) -> CmdResult 
 
 // ---- up-overlay ------------------------------------------------------------
 
-/// `dladm_overlay_up`: every persistent overlay (or the one named) that
-/// is not active is created again with its properties. Quirk fixed:
-/// illumos re-applied only the properties with a `/` in their name, so a
-/// persistent `mtu` was lost at boot.
-fn do_up_overlay(ctx: &Ctx, args: &[String], _use: &'static str) -> CmdResult {
+/// What the `up-*` subcommands start from: the one link named in `args`
+/// (all of them if none), the persistent configuration and the driver.
+fn up_start(args: &[String]) -> Result<(Option<String>, conf::Store, Dladm), Die> {
     let name = match args {
         [_] => None,
         [_, n] => Some(n.clone()),
         _ => return usage(),
     };
-    let store = open_store()?;
-    let dl = open_dladm()?;
+    Ok((name, open_store()?, open_dladm()?))
+}
+
+/// `dladm_overlay_up`: every persistent overlay (or the one named) that
+/// is not active is created again with its properties. Quirk fixed:
+/// illumos re-applied only the properties with a `/` in their name, so a
+/// persistent `mtu` was lost at boot.
+fn do_up_overlay(ctx: &Ctx, args: &[String], _use: &'static str) -> CmdResult {
+    let (name, store, dl) = up_start(args)?;
     let wanted: Vec<&conf::OverlayConf> = store
         .conf
         .overlays
@@ -879,13 +884,7 @@ fn do_delete_vnic(_ctx: &Ctx, args: &[String], use_: &'static str) -> CmdResult 
 }
 
 fn do_up_vnic(ctx: &Ctx, args: &[String], _use: &'static str) -> CmdResult {
-    let name = match args {
-        [_] => None,
-        [_, n] => Some(n.clone()),
-        _ => return usage(),
-    };
-    let store = open_store()?;
-    let dl = open_dladm()?;
+    let (name, store, dl) = up_start(args)?;
     let mut failed = Vec::new();
     let mut found = false;
     for v in &store.conf.vnics {

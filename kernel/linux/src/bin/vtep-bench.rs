@@ -12,7 +12,7 @@
 //! `VTEP_BENCH_ONLY=ours`, `VTEP_BENCH_STATS=1` and `VTEP_BENCH_CC=<name>`
 //! are described in the README.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -111,7 +111,7 @@ fn main() {
 
 /// Two namespaces, overlayd on each, one VNIC each side, iperf3 across.
 fn run_ours(overlayd: &std::path::Path, secs: u32) -> f64 {
-    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let ip = |a, b, c, d| IpAddr::V4(Ipv4Addr::new(a, b, c, d));
     let (a, b) = (Netns::new("oa"), Netns::new("ob"));
     link(&a, &b, "192.0.2.1/24", "192.0.2.2/24");
     let (da, db) = (Daemon::start(overlayd, &a), Daemon::start(overlayd, &b));
@@ -119,14 +119,14 @@ fn run_ours(overlayd: &std::path::Path, secs: u32) -> f64 {
     let ova = setup_overlay(
         &da,
         42,
-        ip("192.0.2.1"),
-        &[(mac(2), ip("192.0.2.2")), (bcast, ip("192.0.2.2"))],
+        ip(192, 0, 2, 1),
+        &[(mac(2), ip(192, 0, 2, 2)), (bcast, ip(192, 0, 2, 2))],
     );
     let ovb = setup_overlay(
         &db,
         42,
-        ip("192.0.2.2"),
-        &[(mac(1), ip("192.0.2.1")), (bcast, ip("192.0.2.1"))],
+        ip(192, 0, 2, 2),
+        &[(mac(1), ip(192, 0, 2, 1)), (bcast, ip(192, 0, 2, 1))],
     );
     vnic(&a, &da, &ova, "vnic0", mac(1), "198.51.100.1/24");
     vnic(&b, &db, &ovb, "vnic0", mac(2), "198.51.100.2/24");
