@@ -312,8 +312,6 @@ pub fn targ_ioctl_timed<P: Platform>(
             hdr.otci_marker = marker.to_u64();
             hdr.otci_count = ents.len() as u16;
             let mut out = alloc::vec![0u8; otci_copy_size(hdr.otci_count)];
-            // The entries start at 20, inside the header's tail padding,
-            // so the header goes first.
             write(&mut out, &hdr)?;
             for (i, e) in ents.iter().enumerate() {
                 let off = OTCI_ENTS_OFFSET + i * core::mem::size_of::<OverlayTargCacheEntry>();

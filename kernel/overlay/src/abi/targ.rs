@@ -339,12 +339,11 @@ const _: () = assert!(offset_of!(OverlayTargCache, otc_entry) == 4);
 /// `overlay_targ_cache_iter_t` without its flexible
 /// `overlay_targ_cache_entry_t otci_ents[]`.
 ///
-/// In C the array starts at 20 ([`OTCI_ENTS_OFFSET`]), inside the
-/// header's tail padding, but `sizeof` is 24 (the `uint64_t` marker
-/// rounds it up) and the kernel copies `24 + count * 36` bytes both
-/// ways ([`otci_copy_size`]): user buffers carry 4 bytes of slack at
-/// the end. Since `_pad[2..6]` overlays the first entry's `otce_mac`,
-/// write the header before the entries, or only its first 20 bytes.
+/// Current illumos declares `uint8_t otci_pad2[3]` after `otci_count`,
+/// which pushes the 4-aligned entries from 20 to 24
+/// ([`OTCI_ENTS_OFFSET`]): the header is exactly `sizeof` (24) bytes and
+/// the entries follow it without overlapping. The kernel copies
+/// `24 + count * 36` bytes both ways ([`otci_copy_size`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
 pub struct OverlayTargCacheIterHdr {
@@ -354,7 +353,10 @@ pub struct OverlayTargCacheIterHdr {
     pub otci_marker: u64,
     /// Entries the caller has room for in, entries written out.
     pub otci_count: u16,
-    pub _pad: [u8; 6],
+    pub otci_pad2: [u8; 3],
+    /// The alignment padding C inserts before `otci_ents` (not a named
+    /// field there; spelled out so the struct has no implicit padding).
+    pub _align: [u8; 3],
 }
 
 const _: () = assert!(size_of::<OverlayTargCacheIterHdr>() == 24);
@@ -362,16 +364,18 @@ const _: () = assert!(offset_of!(OverlayTargCacheIterHdr, otci_linkid) == 0);
 const _: () = assert!(offset_of!(OverlayTargCacheIterHdr, otci_pad) == 4);
 const _: () = assert!(offset_of!(OverlayTargCacheIterHdr, otci_marker) == 8);
 const _: () = assert!(offset_of!(OverlayTargCacheIterHdr, otci_count) == 16);
+const _: () = assert!(offset_of!(OverlayTargCacheIterHdr, otci_pad2) == 18);
 
-/// `offsetof (overlay_targ_cache_iter_t, otci_ents)`: the 18 bytes of
-/// header rounded up to the entries' 4-byte alignment.
-pub const OTCI_ENTS_OFFSET: usize = 20;
+/// `offsetof (overlay_targ_cache_iter_t, otci_ents)`: the 21 bytes up to
+/// the end of `otci_pad2`, rounded up to the entries' 4-byte alignment.
+pub const OTCI_ENTS_OFFSET: usize = 24;
 
 const _: () = assert!(
     OTCI_ENTS_OFFSET
-        == (offset_of!(OverlayTargCacheIterHdr, otci_count) + size_of::<u16>())
+        == (offset_of!(OverlayTargCacheIterHdr, otci_pad2) + 3)
             .next_multiple_of(core::mem::align_of::<OverlayTargCacheEntry>())
 );
+const _: () = assert!(OTCI_ENTS_OFFSET == size_of::<OverlayTargCacheIterHdr>());
 
 /// Bytes the kernel copies for a CACHE_ITER of `count` entries:
 /// `sizeof (overlay_targ_cache_iter_t) + count * sizeof (entry)`.
@@ -690,7 +694,7 @@ mod test {
     fn cache_iter_layout() {
         assert_eq!(otci_copy_size(1), 60);
         assert_eq!(otci_copy_size(OVERLAY_TARGET_ITER_MAX), 24 + 500 * 36);
-        // A reply: header, then entries at 20, inside a buffer of the
+        // A reply: header, then entries at 24, in a buffer of the
         // kernel's copy size.
         let mut buf = [0u8; 24 + 2 * 36];
         let mut h = OverlayTargCacheIterHdr::new_zeroed();
@@ -718,7 +722,9 @@ mod test {
         let (e0, rest) = OverlayTargCacheEntry::read_from_prefix(ents).unwrap();
         let (e1, slack) = OverlayTargCacheEntry::read_from_prefix(rest).unwrap();
         assert_eq!((e0, e1), (e, e));
-        assert_eq!(slack.len(), 4);
+        // The copy size is exactly header + entries: no slack since
+        // otci_pad2 moved the entries out of the header's tail.
+        assert!(slack.is_empty());
     }
 
     #[test]
