@@ -10,7 +10,8 @@
  * performed while varpd holds its plugin-load context:
  *
  *   1. illumos style: a load-time constructor (#pragma init on illumos,
- *      __attribute__((constructor)) with GCC/Clang) that calls
+ *      __attribute__((constructor)) with GCC/Clang, which ignore the
+ *      pragma: declare the init function with the attribute) that calls
  *      libvarpd_plugin_alloc(), fills the registration, calls
  *      libvarpd_plugin_register() and libvarpd_plugin_free();
  *   2. an exported function VARPD_PLUGIN_INIT_SYMBOL ("varpd_plugin_init"),
@@ -41,10 +42,62 @@ extern "C" {
 #endif
 
 #if defined(__illumos__) || defined(__sun)
+#include <libvarpd.h>
 #include <libnvpair.h>
 #include <sys/overlay_target.h>
 #else
+/*
+ * Off illumos, this header declares what the illumos one makes visible
+ * through <libvarpd.h>, <libnvpair.h>, <sys/overlay_target.h> and the
+ * <sys/types.h>, <sys/ethernet.h> and <sys/mac.h> they include, so that
+ * a plugin's illumos source compiles unchanged. Layouts and values are
+ * those of illumos-gate 61219925bb32 on amd64.
+ */
+#include <stddef.h>
+
 typedef unsigned int uint_t;
+typedef unsigned char uchar_t;
+
+/* <sys/types.h> */
+typedef enum { B_FALSE = 0, B_TRUE = 1 } boolean_t;
+typedef uint32_t datalink_id_t;
+
+/* <sys/ethernet.h> */
+#ifndef ETHERADDRL
+#define	ETHERADDRL	6
+#endif
+#ifndef ETHERADDRSTRL
+#define	ETHERADDRSTRL	18
+#endif
+
+/* <sys/mac.h>: the possible values of a property. */
+typedef enum {
+	MAC_PROPVAL_UINT8 = 0,
+	MAC_PROPVAL_UINT32,
+	MAC_PROPVAL_STR
+} mac_propval_type_t;
+
+typedef struct mac_propval_uint32_range_s {
+	uint32_t	mpur_min;
+	uint32_t	mpur_max;
+} mac_propval_uint32_range_t;
+
+typedef struct mac_propval_str_range_s {
+	uint32_t	mpur_nextbyte;
+	char		mpur_data[1];
+} mac_propval_str_range_t;
+
+typedef struct mac_propval_range_s {
+	uint_t			mpr_count;
+	mac_propval_type_t	mpr_type;
+	union {
+		mac_propval_uint32_range_t	mpr_uint32[1];
+		mac_propval_str_range_t		mpr_str;
+	} u;
+} mac_propval_range_t;
+
+#define	range_uint32	u.mpr_uint32
+#define	range_str	u.mpr_str
 
 /* <sys/overlay_common.h> */
 typedef enum overlay_target_mode {
@@ -79,13 +132,62 @@ typedef enum overlay_prop_prot {
 
 #define	OVERLAY_PROP_NAMELEN	64
 #define	OVERLAY_PROP_SIZEMAX	256
+#define	OVERLAY_STATUS_BUFLEN	256
 
 /* <sys/overlay_target.h>; 28 bytes, 4-aligned. */
 typedef struct overlay_target_point {
-	uint8_t		otp_mac[6];
+	uint8_t		otp_mac[ETHERADDRL];
 	struct in6_addr	otp_ip;
 	uint16_t	otp_port;	/* host byte order */
 } overlay_target_point_t;
+
+#define	OVERLAY_TARG_IOCTL	(('o' << 24) | ('v' << 16) | ('t' << 8))
+
+#define	OVERLAY_TARG_INFO	(OVERLAY_TARG_IOCTL | 0x01)
+
+typedef enum overlay_targ_info_flags {
+	OVERLAY_TARG_INFO_F_ACTIVE = 0x01,
+	OVERLAY_TARG_INFO_F_DEGRADED = 0x02
+} overlay_targ_info_flags_t;
+
+typedef struct overlay_targ_info {
+	datalink_id_t		oti_linkid;
+	uint32_t		oti_needs;
+	uint64_t		oti_flags;
+	uint64_t		oti_vnetid;
+} overlay_targ_info_t;
+
+#define	OVERLAY_TARG_ASSOCIATE	(OVERLAY_TARG_IOCTL | 0x02)
+
+typedef struct overlay_targ_associate {
+	datalink_id_t		ota_linkid;
+	uint32_t		ota_mode;
+	uint64_t		ota_id;
+	uint32_t		ota_provides;
+	overlay_target_point_t	ota_point;
+} overlay_targ_associate_t;
+
+#define	OVERLAY_TARG_DISASSOCIATE	(OVERLAY_TARG_IOCTL | 0x3)
+#define	OVERLAY_TARG_DEGRADE	(OVERLAY_TARG_IOCTL | 0x4)
+
+typedef struct overlay_targ_degrade {
+	datalink_id_t	otd_linkid;
+	uint32_t	otd_pad;
+	char		otd_buf[OVERLAY_STATUS_BUFLEN];
+} overlay_targ_degrade_t;
+
+#define	OVERLAY_TARG_RESTORE	(OVERLAY_TARG_IOCTL | 0x5)
+
+typedef struct overlay_targ_id {
+	datalink_id_t	otid_linkid;
+} overlay_targ_id_t;
+
+#define	OVERLAY_TARG_LOOKUP	(OVERLAY_TARG_IOCTL | 0x10)
+#define	OVERLAY_TARG_RESPOND	(OVERLAY_TARG_IOCTL | 0x11)
+#define	OVERLAY_TARG_DROP	(OVERLAY_TARG_IOCTL | 0x12)
+#define	OVERLAY_TARG_INJECT	(OVERLAY_TARG_IOCTL | 0x13)
+#define	OVERLAY_TARG_PKT	(OVERLAY_TARG_IOCTL | 0x14)
+#define	OVERLAY_TARG_RESEND	(OVERLAY_TARG_IOCTL | 0x15)
 
 /* 72 bytes. */
 typedef struct overlay_targ_lookup {
@@ -95,40 +197,185 @@ typedef struct overlay_targ_lookup {
 	uint64_t	otl_vnetid;
 	uint64_t	otl_hdrsize;
 	uint64_t	otl_pktsize;
-	uint8_t		otl_srcaddr[6];
-	uint8_t		otl_dstaddr[6];
+	uint8_t		otl_srcaddr[ETHERADDRL];
+	uint8_t		otl_dstaddr[ETHERADDRL];
 	uint32_t	otl_dsttype;
 	uint32_t	otl_sap;
 	int32_t		otl_vlan;
 } overlay_targ_lookup_t;
 
+typedef struct overlay_targ_resp {
+	uint64_t		otr_reqid;
+	overlay_target_point_t	otr_answer;
+} overlay_targ_resp_t;
+
+typedef struct overlay_targ_pkt {
+	uint64_t	otp_linkid;
+	uint64_t	otp_reqid;
+	uint64_t	otp_size;
+	void		*otp_buf;
+} overlay_targ_pkt_t;
+
+#define	OVERLAY_TARG_LIST	(OVERLAY_TARG_IOCTL | 0x20)
+
+typedef struct overlay_targ_list {
+	uint32_t	otl_nents;
+	uint32_t	otl_ents[];
+} overlay_targ_list_t;
+
+#define	OVERLAY_TARG_CACHE_GET		(OVERLAY_TARG_IOCTL | 0x30)
+#define	OVERLAY_TARG_CACHE_SET		(OVERLAY_TARG_IOCTL | 0x31)
+#define	OVERLAY_TARG_CACHE_REMOVE	(OVERLAY_TARG_IOCTL | 0x32)
+#define	OVERLAY_TARG_CACHE_FLUSH	(OVERLAY_TARG_IOCTL | 0x33)
+#define	OVERLAY_TARG_CACHE_ITER		(OVERLAY_TARG_IOCTL | 0x34)
+
+#define	OVERLAY_TARGET_ITER_MAX		500
+#define	OVERLAY_TARGET_CACHE_DROP	0x01
+
+typedef struct overlay_targ_cache_entry {
+	uint8_t			otce_mac[ETHERADDRL];
+	uint16_t		otce_flags;
+	overlay_target_point_t	otce_dest;
+} overlay_targ_cache_entry_t;
+
+typedef struct overlay_targ_cache {
+	datalink_id_t			otc_linkid;
+	overlay_targ_cache_entry_t	otc_entry;
+} overlay_targ_cache_t;
+
+/* The entries start at 24 (otci_pad2 rounds the header up to it). */
+typedef struct overlay_targ_cache_iter {
+	datalink_id_t			otci_linkid;
+	uint32_t			otci_pad;
+	uint64_t			otci_marker;
+	uint16_t			otci_count;
+	uint8_t				otci_pad2[3];
+	overlay_targ_cache_entry_t	otci_ents[];
+} overlay_targ_cache_iter_t;
+
+/* <libvarpd.h> */
+typedef struct __varpd_handle varpd_handle_t;
+
 /*
- * The subset of libnvpair that varpd provides to plugins for
- * vpo_save/vpo_restore. Lookups of a missing name return ENOENT, of a name
- * with another type EINVAL. Strings returned by nvlist_lookup_string() live
- * as long as the list.
+ * <sys/nvpair.h>, <libnvpair.h>: the subset of libnvpair varpd provides,
+ * with illumos' semantics: lists made by nvlist_alloc() (NV_UNIQUE_NAME or
+ * NV_UNIQUE_NAME_TYPE: adding a name replaces it; 0: names may repeat) are
+ * freed with nvlist_free(); lists varpd passes to vpo_save/vpo_restore are
+ * varpd's. Lookups of a missing name return ENOENT, of a name with another
+ * type EINVAL. Strings, byte arrays and nested lists returned by lookups
+ * and nvpair_value_*() live as long as the list holding them;
+ * nvlist_add_nvlist() copies. nvlist_parse_json() is the parser of the
+ * illumos files plugin (numbers are integers: int32 when they fit,
+ * else int64; arrays are nested lists keyed "0", "1", ... with
+ * ".__json_array" and "length"; errors are EPROTO, with the position).
  */
 typedef struct nvlist nvlist_t;
-typedef unsigned int boolean_t;
+typedef struct nvpair nvpair_t;
+
+#define	NV_UNIQUE_NAME		0x1
+#define	NV_UNIQUE_NAME_TYPE	0x2
+
+typedef enum {
+	DATA_TYPE_DONTCARE = -1,
+	DATA_TYPE_UNKNOWN = 0,
+	DATA_TYPE_BOOLEAN,
+	DATA_TYPE_BYTE,
+	DATA_TYPE_INT16,
+	DATA_TYPE_UINT16,
+	DATA_TYPE_INT32,
+	DATA_TYPE_UINT32,
+	DATA_TYPE_INT64,
+	DATA_TYPE_UINT64,
+	DATA_TYPE_STRING,
+	DATA_TYPE_BYTE_ARRAY,
+	DATA_TYPE_INT16_ARRAY,
+	DATA_TYPE_UINT16_ARRAY,
+	DATA_TYPE_INT32_ARRAY,
+	DATA_TYPE_UINT32_ARRAY,
+	DATA_TYPE_INT64_ARRAY,
+	DATA_TYPE_UINT64_ARRAY,
+	DATA_TYPE_STRING_ARRAY,
+	DATA_TYPE_HRTIME,
+	DATA_TYPE_NVLIST,
+	DATA_TYPE_NVLIST_ARRAY,
+	DATA_TYPE_BOOLEAN_VALUE,
+	DATA_TYPE_INT8,
+	DATA_TYPE_UINT8,
+	DATA_TYPE_BOOLEAN_ARRAY,
+	DATA_TYPE_INT8_ARRAY,
+	DATA_TYPE_UINT8_ARRAY,
+	DATA_TYPE_DOUBLE
+} data_type_t;
+
+extern int nvlist_alloc(nvlist_t **, uint_t, int);
+extern void nvlist_free(nvlist_t *);
+extern int nvlist_dup(nvlist_t *, nvlist_t **, int);
+extern int nvlist_exists(nvlist_t *, const char *);
+extern int nvlist_remove_all(nvlist_t *, const char *);
+extern nvpair_t *nvlist_next_nvpair(nvlist_t *, nvpair_t *);
+extern char *nvpair_name(nvpair_t *);
+extern data_type_t nvpair_type(nvpair_t *);
+
+extern int nvlist_add_boolean(nvlist_t *, const char *);
 extern int nvlist_add_boolean_value(nvlist_t *, const char *, boolean_t);
+extern int nvlist_add_byte(nvlist_t *, const char *, uchar_t);
+extern int nvlist_add_int8(nvlist_t *, const char *, int8_t);
 extern int nvlist_add_uint8(nvlist_t *, const char *, uint8_t);
+extern int nvlist_add_int16(nvlist_t *, const char *, int16_t);
 extern int nvlist_add_uint16(nvlist_t *, const char *, uint16_t);
-extern int nvlist_add_uint32(nvlist_t *, const char *, uint32_t);
-extern int nvlist_add_uint64(nvlist_t *, const char *, uint64_t);
 extern int nvlist_add_int32(nvlist_t *, const char *, int32_t);
+extern int nvlist_add_uint32(nvlist_t *, const char *, uint32_t);
 extern int nvlist_add_int64(nvlist_t *, const char *, int64_t);
+extern int nvlist_add_uint64(nvlist_t *, const char *, uint64_t);
 extern int nvlist_add_string(nvlist_t *, const char *, const char *);
-extern int nvlist_add_byte_array(nvlist_t *, const char *, uint8_t *, uint_t);
+extern int nvlist_add_byte_array(nvlist_t *, const char *, uchar_t *, uint_t);
+extern int nvlist_add_nvlist(nvlist_t *, const char *, nvlist_t *);
+
+extern int nvlist_lookup_boolean(nvlist_t *, const char *);
 extern int nvlist_lookup_boolean_value(nvlist_t *, const char *, boolean_t *);
+extern int nvlist_lookup_byte(nvlist_t *, const char *, uchar_t *);
+extern int nvlist_lookup_int8(nvlist_t *, const char *, int8_t *);
 extern int nvlist_lookup_uint8(nvlist_t *, const char *, uint8_t *);
+extern int nvlist_lookup_int16(nvlist_t *, const char *, int16_t *);
 extern int nvlist_lookup_uint16(nvlist_t *, const char *, uint16_t *);
-extern int nvlist_lookup_uint32(nvlist_t *, const char *, uint32_t *);
-extern int nvlist_lookup_uint64(nvlist_t *, const char *, uint64_t *);
 extern int nvlist_lookup_int32(nvlist_t *, const char *, int32_t *);
+extern int nvlist_lookup_uint32(nvlist_t *, const char *, uint32_t *);
 extern int nvlist_lookup_int64(nvlist_t *, const char *, int64_t *);
+extern int nvlist_lookup_uint64(nvlist_t *, const char *, uint64_t *);
 extern int nvlist_lookup_string(nvlist_t *, const char *, char **);
-extern int nvlist_lookup_byte_array(nvlist_t *, const char *, uint8_t **,
+extern int nvlist_lookup_byte_array(nvlist_t *, const char *, uchar_t **,
     uint_t *);
+extern int nvlist_lookup_nvlist(nvlist_t *, const char *, nvlist_t **);
+
+extern int nvpair_value_boolean_value(nvpair_t *, boolean_t *);
+extern int nvpair_value_byte(nvpair_t *, uchar_t *);
+extern int nvpair_value_int8(nvpair_t *, int8_t *);
+extern int nvpair_value_uint8(nvpair_t *, uint8_t *);
+extern int nvpair_value_int16(nvpair_t *, int16_t *);
+extern int nvpair_value_uint16(nvpair_t *, uint16_t *);
+extern int nvpair_value_int32(nvpair_t *, int32_t *);
+extern int nvpair_value_uint32(nvpair_t *, uint32_t *);
+extern int nvpair_value_int64(nvpair_t *, int64_t *);
+extern int nvpair_value_uint64(nvpair_t *, uint64_t *);
+extern int nvpair_value_string(nvpair_t *, char **);
+extern int nvpair_value_byte_array(nvpair_t *, uchar_t **, uint_t *);
+extern int nvpair_value_nvlist(nvpair_t *, nvlist_t **);
+
+typedef enum nvlist_parse_json_flags {
+	NVJSON_FORCE_INTEGER = 0x01,
+	NVJSON_FORCE_DOUBLE = 0x02,
+	NVJSON_ERRORS_TO_STDERR = 0x04,
+	NVJSON_DEBUG = 0x08
+} nvlist_parse_json_flags_t;
+
+typedef struct nvlist_parse_json_error {
+	int	nje_errno;
+	long	nje_pos;
+	char	nje_message[512];
+} nvlist_parse_json_error_t;
+
+extern int nvlist_parse_json(const char *, size_t, nvlist_t **,
+    nvlist_parse_json_flags_t, nvlist_parse_json_error_t *);
 #endif	/* illumos */
 
 #define	VARPD_VERSION_ONE	1

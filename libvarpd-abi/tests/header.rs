@@ -31,6 +31,11 @@ int main(void) {
     printf("lookup.sap %zu\n", offsetof(overlay_targ_lookup_t, otl_sap));
     printf("lookup.vlan %zu\n", offsetof(overlay_targ_lookup_t, otl_vlan));
     printf("ok %d %d %d\n", VARPD_LOOKUP_OK, VARPD_LOOKUP_DROP, VARPD_CURRENT_VERSION);
+    printf("iter %zu %zu %zu\n", sizeof (overlay_targ_cache_iter_t),
+        offsetof(overlay_targ_cache_iter_t, otci_ents),
+        sizeof (overlay_targ_cache_entry_t));
+    printf("bool %zu %d %d %d\n", sizeof (boolean_t), B_TRUE, B_FALSE, ETHERADDRL);
+    printf("types %d %d %d\n", DATA_TYPE_NVLIST, DATA_TYPE_BOOLEAN_VALUE, DATA_TYPE_UINT8);
     return (0);
 }
 "#;
@@ -59,7 +64,8 @@ fn c_header_matches_the_rust_mirror() {
     let want = format!(
         "ops {}\nops.create {}\nops.default {}\nops.lookup {}\nops.save {}\nops.arp {}\nops.dhcp {}\n\
          reg {}\nreg.name {}\nreg.ops {}\npoint {}\npoint.ip {}\npoint.port {}\n\
-         lookup {}\nlookup.srcaddr {}\nlookup.sap {}\nlookup.vlan {}\nok 0 -1 1\n",
+         lookup {}\nlookup.srcaddr {}\nlookup.sap {}\nlookup.vlan {}\nok 0 -1 1\n\
+         iter 24 24 36\nbool 4 1 0 6\ntypes 19 21 23\n",
         size_of::<varpd_plugin_ops_t>(),
         offset_of!(varpd_plugin_ops_t, vpo_create),
         offset_of!(varpd_plugin_ops_t, vpo_default),

@@ -58,6 +58,7 @@ pub mod capi;
 pub mod client;
 pub mod core;
 pub mod driver;
+pub mod nvjson;
 pub mod nvlist;
 pub mod persist;
 pub mod plugin;

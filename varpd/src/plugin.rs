@@ -150,7 +150,14 @@ pub fn load_file(path: &Path) -> LoadReport {
         let bad: Vec<String> = bad.into_iter().filter_map(Result::err).collect();
         if ok.is_empty() {
             Err(if bad.is_empty() {
-                "registered no plugin (no constructor and no varpd_plugin_init)".into()
+                // The usual cause: an illumos plugin's `#pragma init`,
+                // which GCC and Clang ignore, so its init never ran.
+                "registered no plugin: no load-time constructor called \
+                 libvarpd_plugin_register() and there is no varpd_plugin_init(); \
+                 an illumos `#pragma init(f)` is ignored by GCC and Clang, declare \
+                 `static void f(void) __attribute__((constructor));` instead \
+                 (libvarpd_provider(3))"
+                    .into()
             } else {
                 bad.join("; ")
             })

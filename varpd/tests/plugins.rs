@@ -230,10 +230,14 @@ fn loading_rust_c_and_broken_plugins() {
         by("libvarpd_ctest.so").result,
         Ok(vec!["ctest".to_string()])
     );
+    assert_eq!(
+        by("libvarpd_itest.so").result,
+        Ok(vec!["itest".to_string()])
+    );
     let broken = by("libvarpd_broken.so").result.as_ref().unwrap_err();
     assert!(broken.contains("dlopen failed"), "{broken}");
     let empty = by("libvarpd_empty.so").result.as_ref().unwrap_err();
-    assert!(empty.contains("registered no plugin"), "{empty}");
+    assert!(empty.contains("registered no plugin") && empty.contains("#pragma init"), "{empty}");
     assert!(!r.iter().any(|x| x.path.ends_with("README")));
     let names = plugin::names();
     for n in ["direct", "files", "ctest"] {
@@ -806,4 +810,61 @@ fn usdt_probes_are_in_the_binary() {
             "probe varpd:::{p} missing:\n{text}"
         );
     }
+}
+
+/// A plugin written as illumos plugins are (B_TRUE, ETHERADDRL, bcopy,
+/// nvlist_parse_json, nvlist iteration in save and restore, every
+/// property helper), built with -Wall -Werror against our header alone:
+/// it registers, answers lookups, and survives a save/restore cycle.
+#[test]
+fn illumos_style_c_plugin() {
+    load();
+    let d = tmp("itest");
+    let f = Fake::new(&[40]);
+    let v = Varpd::new(f.clone(), Some(Persist::new(&d).unwrap()));
+    let id = v.create(40, "itest").unwrap();
+    assert_eq!(v.activate(id), Err(Errno::EAGAIN), "no map yet");
+
+    let (port_id, port) = v.propinfo_by_name(id, "itest/port").unwrap();
+    assert_eq!(&port.default[..port.defsize as usize], &4789u64.to_ne_bytes());
+    let (pol_id, pol) = v.propinfo_by_name(id, "itest/policy").unwrap();
+    assert_eq!(&pol.default[..pol.defsize as usize], b"drop\0");
+    // A mac_propval_range_t of two strings (MAC_PROPVAL_STR = 2).
+    let word = |i: usize| u32::from_ne_bytes(pol.poss[i..i + 4].try_into().unwrap());
+    assert_eq!((word(0), word(4)), (2, 2), "{pol:?}");
+    assert_eq!(v.setprop(id, port_id, &u64v(0)), Err(Errno::EINVAL));
+    v.setprop(id, port_id, &u64v(6000)).unwrap();
+    v.setprop(id, pol_id, b"answer\0").unwrap();
+
+    let (map_id, _) = v.propinfo_by_name(id, "itest/map").unwrap();
+    // The MAC is written with leading zeros; the plugin normalises it.
+    let map = b"{\"de:ad:be:ef:00:01\": {\"ip\": \"::ffff:192.0.2.1\"}}\0";
+    v.setprop(id, map_id, map).unwrap();
+    v.activate(id).unwrap();
+
+    v.dispatch(req(id, 1, &unicast(B), &f, 0x800));
+    v.dispatch(req(id, 2, &unicast(C), &f, 0x800));
+    let sink = OverlayTargetPoint::new(EtherAddr::ZERO, ip("192.0.2.99"), 4789);
+    assert_eq!(
+        f.take(),
+        vec![
+            Ev::Respond(1, OverlayTargetPoint::new(EtherAddr::ZERO, ip("192.0.2.1"), 6000)),
+            Ev::Respond(2, sink),
+        ]
+    );
+
+    // Restart: restore walks the saved pairs, nested list included.
+    drop(v);
+    let v2 = Varpd::new(f.clone(), Some(Persist::new(&d).unwrap()));
+    v2.restore_all();
+    assert_eq!(v2.lookup_link(40), Ok(id));
+    assert_eq!(v2.getprop(id, port_id), Ok(u64v(6000)));
+    assert_eq!(v2.getprop(id, pol_id), Ok(b"answer\0".to_vec()));
+    assert_eq!(v2.getprop(id, map_id), Ok(map.to_vec()));
+    v2.dispatch(req(id, 3, &unicast(B), &f, 0x800));
+    let ev = f.take();
+    assert!(
+        ev.contains(&Ev::Respond(3, OverlayTargetPoint::new(EtherAddr::ZERO, ip("192.0.2.1"), 6000))),
+        "{ev:?}"
+    );
 }

@@ -64,8 +64,8 @@ fn cc(src: &str, out: &Path) {
     );
 }
 
-/// A directory with the Rust plugins (direct, files), the C plugin
-/// (ctest), a shared object registering nothing, and a broken file.
+/// A directory with the Rust plugins (direct, files), the C plugins
+/// (ctest, and itest written as illumos plugins are), a shared object registering nothing, and a broken file.
 pub fn plugin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -79,6 +79,7 @@ pub fn plugin_dir() -> &'static Path {
                 .unwrap_or_else(|e| panic!("{}: {e}", t.join(name).display()));
         }
         cc("ctest_plugin.c", &dir.join("libvarpd_ctest.so"));
+        cc("illumos_style_plugin.c", &dir.join("libvarpd_itest.so"));
         cc("empty_plugin.c", &dir.join("libvarpd_empty.so"));
         std::fs::write(dir.join("libvarpd_broken.so"), b"this is not an ELF object").unwrap();
         std::fs::write(dir.join("README"), b"not a plugin").unwrap();
