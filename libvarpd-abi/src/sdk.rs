@@ -566,10 +566,56 @@ pub const fn ops<T: Plugin>() -> sys::varpd_plugin_ops_t {
     }
 }
 
-/// Runs `f`, turning a panic into `fallback` (a plugin bug must not
-/// unwind into C).
+/// What the SDK keeps behind varpd's private pointer: the plugin and the
+/// provider it serves, so that a panic can degrade the overlay it broke.
+struct Instance<T> {
+    provider: Provider,
+    plugin: T,
+}
+
+/// The text of a panic payload (`panic!` gives `&str` or `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+/// Runs `f` (the plugin's `op` before there is an instance), turning a
+/// panic into `fallback`: a plugin bug must not unwind into C. The panic
+/// hook has already written the message to stderr, varpd's log.
 fn guard<R>(fallback: R, f: impl FnOnce() -> R) -> R {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
+}
+
+/// Runs `op` of the instance behind `arg`, turning a panic into
+/// `fallback` and degrading the overlay with a message that names the
+/// plugin and the operation (`show-overlay -f` shows it).
+///
+/// # Safety
+/// `arg` is a private pointer this module made in `create`/`restore`.
+unsafe fn with_instance<T: Plugin, R>(
+    arg: *mut c_void,
+    op: &str,
+    fallback: R,
+    f: impl FnOnce(&T) -> R,
+) -> R {
+    // SAFETY: as the function's contract.
+    let inst = unsafe { &*(arg as *const Instance<T>) };
+    match catch_unwind(AssertUnwindSafe(|| f(&inst.plugin))) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = format!(
+                "search plugin {} failed: panic in {op}: {}",
+                T::NAME.to_string_lossy(),
+                panic_message(payload.as_ref())
+            );
+            // The degrade call itself is C and cannot unwind.
+            inst.provider.degrade(&msg);
+            fallback
+        }
+    }
 }
 
 fn code(r: Result<(), Errno>) -> c_int {
@@ -579,11 +625,15 @@ fn code(r: Result<(), Errno>) -> c_int {
     }
 }
 
+/// Boxes a new instance into varpd's out slot.
+///
 /// # Safety
-/// `arg` is a private pointer this module made from a `Box<T>`.
-unsafe fn this<'a, T>(arg: *mut c_void) -> &'a T {
+/// `out` is varpd's writable slot.
+unsafe fn emplace<T: Plugin>(out: *mut *mut c_void, provider: Provider, plugin: T) -> c_int {
+    let inst = Box::new(Instance { provider, plugin });
     // SAFETY: as the function's contract.
-    unsafe { &*(arg as *const T) }
+    unsafe { *out = Box::into_raw(inst).cast() };
+    0
 }
 
 unsafe extern "C" fn t_create<T: Plugin>(
@@ -592,45 +642,45 @@ unsafe extern "C" fn t_create<T: Plugin>(
     dest: u32,
 ) -> c_int {
     guard(libc::EIO, || match T::create(Provider(hdl), dest) {
-        Ok(t) => {
-            // SAFETY: varpd's out slot for the private pointer.
-            unsafe { *out = Box::into_raw(Box::new(t)).cast() };
-            0
-        }
+        // SAFETY: varpd's out slot for the private pointer.
+        Ok(t) => unsafe { emplace(out, Provider(hdl), t) },
         Err(e) => errno::to_host(e),
     })
 }
 
 unsafe extern "C" fn t_start<T: Plugin>(arg: *mut c_void) -> c_int {
-    // SAFETY: varpd passes back the private pointer of `create`.
-    guard(libc::EIO, || code(unsafe { this::<T>(arg) }.start()))
+    // SAFETY: varpd passes back the private pointer of `create`; so do
+    // all the trampolines below.
+    unsafe { with_instance::<T, _>(arg, "start", libc::EIO, |p| code(p.start())) }
 }
 
 unsafe extern "C" fn t_stop<T: Plugin>(arg: *mut c_void) {
     // SAFETY: as `t_start`.
-    guard((), || unsafe { this::<T>(arg) }.stop())
+    unsafe { with_instance::<T, _>(arg, "stop", (), |p| p.stop()) }
 }
 
 unsafe extern "C" fn t_destroy<T: Plugin>(arg: *mut c_void) {
     if !arg.is_null() {
         // SAFETY: the Box made by `create`/`restore`, destroyed once.
-        guard((), || drop(unsafe { Box::from_raw(arg as *mut T) }))
+        let inst = unsafe { Box::from_raw(arg as *mut Instance<T>) };
+        guard((), move || drop(inst))
     }
 }
 
 unsafe extern "C" fn t_default<T: Plugin>(arg: *mut c_void, out: *mut Point) -> c_int {
-    guard(sys::VARPD_LOOKUP_DROP, || {
-        // SAFETY: as `t_start`.
-        let this = unsafe { this::<T>(arg) };
-        match this.default_point() {
-            Some(p) => {
-                // SAFETY: varpd's out slot.
-                unsafe { out.write(p) };
-                sys::VARPD_LOOKUP_OK
+    // SAFETY: as `t_start`.
+    unsafe {
+        with_instance::<T, _>(arg, "default", sys::VARPD_LOOKUP_DROP, |p| {
+            match p.default_point() {
+                Some(d) => {
+                    // SAFETY: varpd's out slot.
+                    out.write(d);
+                    sys::VARPD_LOOKUP_OK
+                }
+                None => sys::VARPD_LOOKUP_DROP,
             }
-            None => sys::VARPD_LOOKUP_DROP,
-        }
-    })
+        })
+    }
 }
 
 unsafe extern "C" fn t_lookup<T: Plugin>(
@@ -649,15 +699,18 @@ unsafe extern "C" fn t_lookup<T: Plugin>(
     };
     // A panic drops the query, which answers DROP.
     // SAFETY: as `t_start`.
-    guard((), move || unsafe { this::<T>(arg) }.lookup(query))
+    unsafe { with_instance::<T, _>(arg, "lookup", (), move |p| p.lookup(query)) }
 }
 
 unsafe extern "C" fn t_nprops<T: Plugin>(arg: *mut c_void, out: *mut c_uint) -> c_int {
-    guard(libc::EIO, || {
-        // SAFETY: as `t_start`; `out` is varpd's slot.
-        unsafe { *out = this::<T>(arg).nprops() };
-        0
-    })
+    // SAFETY: as `t_start`.
+    unsafe {
+        with_instance::<T, _>(arg, "nprops", libc::EIO, |p| {
+            // SAFETY: varpd's slot.
+            *out = p.nprops();
+            0
+        })
+    }
 }
 
 unsafe extern "C" fn t_propinfo<T: Plugin>(
@@ -665,12 +718,13 @@ unsafe extern "C" fn t_propinfo<T: Plugin>(
     idx: c_uint,
     ph: *mut sys::varpd_prop_handle_t,
 ) -> c_int {
-    let mut p = PropInfo(ph);
-    guard(libc::EIO, || {
-        // SAFETY: as `t_start`.
-        let this = unsafe { this::<T>(arg) };
-        code(this.propinfo(idx, &mut p))
-    })
+    let mut info = PropInfo(ph);
+    // SAFETY: as `t_start`.
+    unsafe {
+        with_instance::<T, _>(arg, "propinfo", libc::EIO, |p| {
+            code(p.propinfo(idx, &mut info))
+        })
+    }
 }
 
 unsafe extern "C" fn t_getprop<T: Plugin>(
@@ -679,28 +733,28 @@ unsafe extern "C" fn t_getprop<T: Plugin>(
     buf: *mut c_void,
     size: *mut u32,
 ) -> c_int {
-    guard(libc::EIO, || {
-        if name.is_null() || buf.is_null() || size.is_null() {
-            return libc::EINVAL;
-        }
-        // SAFETY: varpd passes a C string, a buffer of `*size` bytes and
-        // the size slot.
-        let (name, buf) = unsafe {
-            (
-                CStr::from_ptr(name).to_string_lossy(),
-                core::slice::from_raw_parts_mut(buf.cast::<u8>(), *size as usize),
-            )
-        };
-        // SAFETY: as `t_start`.
-        match unsafe { this::<T>(arg) }.getprop(&name, buf) {
+    if name.is_null() || buf.is_null() || size.is_null() {
+        return libc::EINVAL;
+    }
+    // SAFETY: varpd passes a C string, a buffer of `*size` bytes and
+    // the size slot.
+    let (name, buf) = unsafe {
+        (
+            CStr::from_ptr(name).to_string_lossy(),
+            core::slice::from_raw_parts_mut(buf.cast::<u8>(), *size as usize),
+        )
+    };
+    // SAFETY: as `t_start`.
+    unsafe {
+        with_instance::<T, _>(arg, "getprop", libc::EIO, |p| match p.getprop(&name, buf) {
             Ok(n) => {
                 // SAFETY: the size slot.
-                unsafe { *size = n.min(buf.len()) as u32 };
+                *size = n.min(buf.len()) as u32;
                 0
             }
             Err(e) => errno::to_host(e),
-        }
-    })
+        })
+    }
 }
 
 unsafe extern "C" fn t_setprop<T: Plugin>(
@@ -709,30 +763,28 @@ unsafe extern "C" fn t_setprop<T: Plugin>(
     buf: *const c_void,
     size: u32,
 ) -> c_int {
-    guard(libc::EIO, || {
-        if name.is_null() || (buf.is_null() && size != 0) {
-            return libc::EINVAL;
-        }
-        // SAFETY: a C string and `size` readable bytes.
-        let (name, val) = unsafe {
-            (
-                CStr::from_ptr(name).to_string_lossy(),
-                if size == 0 {
-                    &[][..]
-                } else {
-                    core::slice::from_raw_parts(buf.cast::<u8>(), size as usize)
-                },
-            )
-        };
-        // SAFETY: as `t_start`.
-        code(unsafe { this::<T>(arg) }.setprop(&name, val))
-    })
+    if name.is_null() || (buf.is_null() && size != 0) {
+        return libc::EINVAL;
+    }
+    // SAFETY: a C string and `size` readable bytes.
+    let (name, val) = unsafe {
+        (
+            CStr::from_ptr(name).to_string_lossy(),
+            if size == 0 {
+                &[][..]
+            } else {
+                core::slice::from_raw_parts(buf.cast::<u8>(), size as usize)
+            },
+        )
+    };
+    // SAFETY: as `t_start`.
+    unsafe { with_instance::<T, _>(arg, "setprop", libc::EIO, |p| code(p.setprop(&name, val))) }
 }
 
 unsafe extern "C" fn t_save<T: Plugin>(arg: *mut c_void, nvl: *mut sys::nvlist_t) -> c_int {
     let mut nv = NvList(nvl);
     // SAFETY: as `t_start`.
-    guard(libc::EIO, || code(unsafe { this::<T>(arg) }.save(&mut nv)))
+    unsafe { with_instance::<T, _>(arg, "save", libc::EIO, |p| code(p.save(&mut nv))) }
 }
 
 unsafe extern "C" fn t_restore<T: Plugin>(
@@ -743,11 +795,8 @@ unsafe extern "C" fn t_restore<T: Plugin>(
 ) -> c_int {
     let nv = NvList(nvl);
     guard(libc::EIO, || match T::restore(&nv, Provider(hdl), dest) {
-        Ok(t) => {
-            // SAFETY: varpd's out slot.
-            unsafe { *out = Box::into_raw(Box::new(t)).cast() };
-            0
-        }
+        // SAFETY: varpd's out slot.
+        Ok(t) => unsafe { emplace(out, Provider(hdl), t) },
         Err(e) => errno::to_host(e),
     })
 }
@@ -786,11 +835,13 @@ unsafe extern "C" fn t_arp<T: Plugin>(
     let q = ArpQuery { h, out };
     // SAFETY: varpd passes a socket address of its family.
     let ip = unsafe { sockaddr_ip(sa) };
-    guard((), move || match ip {
-        // SAFETY: as `t_start`.
-        Some(ip) if qtype == sys::VARPD_QTYPE_ETHERNET => unsafe { this::<T>(arg) }.arp(q, ip),
-        _ => q.drop_frame(),
-    })
+    // SAFETY: as `t_start`.
+    unsafe {
+        with_instance::<T, _>(arg, "arp", (), move |p| match ip {
+            Some(ip) if qtype == sys::VARPD_QTYPE_ETHERNET => p.arp(q, ip),
+            _ => q.drop_frame(),
+        })
+    }
 }
 
 unsafe extern "C" fn t_dhcp<T: Plugin>(
@@ -801,13 +852,11 @@ unsafe extern "C" fn t_dhcp<T: Plugin>(
     out: *mut u8,
 ) {
     let q = DhcpQuery { h, out };
-    guard((), move || {
-        if qtype != sys::VARPD_QTYPE_ETHERNET || req.is_null() {
-            return q.drop_frame();
-        }
-        // SAFETY: as `t_start`; varpd's request lives for the call.
-        unsafe { this::<T>(arg).dhcp(q, &*req) }
-    })
+    if qtype != sys::VARPD_QTYPE_ETHERNET || req.is_null() {
+        return q.drop_frame();
+    }
+    // SAFETY: as `t_start`; varpd's request lives for the call.
+    unsafe { with_instance::<T, _>(arg, "dhcp", (), move |p| p.dhcp(q, &*req)) }
 }
 
 /// Exports a [`Plugin`]: `varpd_plugin!(MyPlugin);` at the crate root of
@@ -816,6 +865,21 @@ unsafe extern "C" fn t_dhcp<T: Plugin>(
 macro_rules! varpd_plugin {
     ($t:ty) => {
         static __VARPD_PLUGIN_OPS: $crate::sys::varpd_plugin_ops_t = $crate::sdk::ops::<$t>();
+
+        // A plugin built with `panic = "abort"` would take varpd down
+        // with it on its first panic; the SDK's promise (a panic is
+        // caught, reported and the overlay degraded) needs unwinding.
+        // (Fuzz builds abort by design and do not load into varpd.)
+        // (`fuzzing` is cargo-fuzz's cfg, unknown to the plugin's crate.)
+        #[allow(unexpected_cfgs)]
+        const _: () = {
+            #[cfg(all(panic = "abort", not(fuzzing)))]
+            compile_error!(
+                "a varpd plugin must be built with panic = \"unwind\" (the default): \
+                 with panic = \"abort\" a panic in the plugin kills varpd and every \
+                 overlay it serves"
+            );
+        };
 
         /// Registers the plugin; varpd calls it once after `dlopen`.
         #[unsafe(no_mangle)]

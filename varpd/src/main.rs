@@ -93,6 +93,14 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
+    // A panic in the daemon's own code ends it, as `panic = "abort"` did
+    // (a daemon with one thread gone is worse than a restart). Plugins'
+    // panics never get here: each Rust plugin has its own std and guard.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        std::process::abort();
+    }));
     varpd::register_probes();
 
     // getopt ":i:d:".

@@ -66,7 +66,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Value, E> {
-        Err(E::custom("numbers must be integers (no fraction or exponent)"))
+        Err(E::custom(
+            "numbers must be integers (no fraction or exponent)",
+        ))
     }
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
@@ -115,7 +117,9 @@ pub struct ParseError {
 /// Parses `text` into a list (the top level must be an object or array).
 pub fn parse(text: &[u8]) -> Result<NvList, ParseError> {
     let mut de = serde_json::Deserializer::from_slice(text);
-    let v = ValueSeed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    let v = ValueSeed
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v));
     match v {
         Ok(Value::List(mut l)) => {
             l.unique = Uniqueness::Name;
@@ -208,7 +212,11 @@ mod tests {
         )
         .unwrap();
         let names: Vec<_> = l.pairs.iter().map(|p| p.name.to_str().unwrap()).collect();
-        assert_eq!(names, ["de:ad:be:ef:0:1", "de:ad:be:ef:0:0"], "member order kept");
+        assert_eq!(
+            names,
+            ["de:ad:be:ef:0:1", "de:ad:be:ef:0:0"],
+            "member order kept"
+        );
         let e = list(l.get("de:ad:be:ef:0:0").unwrap());
         assert_eq!(e.get("port"), Some(&Value::I32(4789)));
         assert_eq!(e.get("big"), Some(&Value::I64(5_000_000_000)));
@@ -230,7 +238,10 @@ mod tests {
         assert_eq!(e.pos, 8, "{e:?}");
         assert!(parse(b"7").is_err());
         assert!(parse(b"{} trailing").is_err());
-        assert_eq!(parse(br#"{"\u0041": 1}"#).unwrap().pairs[0].name.to_str(), Ok("A"));
+        assert_eq!(
+            parse(br#"{"\u0041": 1}"#).unwrap().pairs[0].name.to_str(),
+            Ok("A")
+        );
     }
 
     #[test]
@@ -244,7 +255,15 @@ mod tests {
         let text = b"{\"k\": \"v\"} ";
         let mut out: *mut NvList = std::ptr::null_mut();
         // SAFETY: a buffer of that length and a writable slot.
-        let r = unsafe { nvlist_parse_json(text.as_ptr().cast(), text.len(), &mut out, 1, std::ptr::null_mut()) };
+        let r = unsafe {
+            nvlist_parse_json(
+                text.as_ptr().cast(),
+                text.len(),
+                &mut out,
+                1,
+                std::ptr::null_mut(),
+            )
+        };
         assert_eq!(r, 0);
         // SAFETY: the list just made, freed once.
         unsafe {

@@ -319,14 +319,18 @@ macro_rules! scalar {
         /// # Safety
         /// See "the C functions"; `out` is writable.
         #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $look(nvl: *mut NvList, name: *const c_char, out: *mut $t) -> c_int {
+        pub unsafe extern "C" fn $look(
+            nvl: *mut NvList,
+            name: *const c_char,
+            out: *mut $t,
+        ) -> c_int {
             // SAFETY: the caller's contract.
             match unsafe { lookup(nvl, name) } {
-                // SAFETY: the caller's out slot.
-                Ok(Value::$var(v)) if !out.is_null() => unsafe {
-                    *out = *v;
+                Ok(Value::$var(v)) if !out.is_null() => {
+                    // SAFETY: the caller's out slot.
+                    unsafe { *out = *v };
                     0
-                },
+                }
                 Ok(_) => libc::EINVAL,
                 Err(e) => e,
             }
@@ -338,11 +342,14 @@ macro_rules! scalar {
         pub unsafe extern "C" fn $val(p: *mut NvPair, out: *mut $t) -> c_int {
             // SAFETY: the caller's contract.
             match unsafe { pair(p) } {
-                // SAFETY: the caller's out slot.
-                Ok(NvPair { value: Value::$var(v), .. }) if !out.is_null() => unsafe {
-                    *out = *v;
+                Ok(NvPair {
+                    value: Value::$var(v),
+                    ..
+                }) if !out.is_null() => {
+                    // SAFETY: the caller's out slot.
+                    unsafe { *out = *v };
                     0
-                },
+                }
                 Ok(_) => libc::EINVAL,
                 Err(e) => e,
             }
@@ -350,20 +357,78 @@ macro_rules! scalar {
     };
 }
 
-scalar!(nvlist_add_byte, nvlist_lookup_byte, nvpair_value_byte, u8, Byte);
-scalar!(nvlist_add_int8, nvlist_lookup_int8, nvpair_value_int8, i8, I8);
-scalar!(nvlist_add_uint8, nvlist_lookup_uint8, nvpair_value_uint8, u8, U8);
-scalar!(nvlist_add_int16, nvlist_lookup_int16, nvpair_value_int16, i16, I16);
-scalar!(nvlist_add_uint16, nvlist_lookup_uint16, nvpair_value_uint16, u16, U16);
-scalar!(nvlist_add_int32, nvlist_lookup_int32, nvpair_value_int32, i32, I32);
-scalar!(nvlist_add_uint32, nvlist_lookup_uint32, nvpair_value_uint32, u32, U32);
-scalar!(nvlist_add_int64, nvlist_lookup_int64, nvpair_value_int64, i64, I64);
-scalar!(nvlist_add_uint64, nvlist_lookup_uint64, nvpair_value_uint64, u64, U64);
+scalar!(
+    nvlist_add_byte,
+    nvlist_lookup_byte,
+    nvpair_value_byte,
+    u8,
+    Byte
+);
+scalar!(
+    nvlist_add_int8,
+    nvlist_lookup_int8,
+    nvpair_value_int8,
+    i8,
+    I8
+);
+scalar!(
+    nvlist_add_uint8,
+    nvlist_lookup_uint8,
+    nvpair_value_uint8,
+    u8,
+    U8
+);
+scalar!(
+    nvlist_add_int16,
+    nvlist_lookup_int16,
+    nvpair_value_int16,
+    i16,
+    I16
+);
+scalar!(
+    nvlist_add_uint16,
+    nvlist_lookup_uint16,
+    nvpair_value_uint16,
+    u16,
+    U16
+);
+scalar!(
+    nvlist_add_int32,
+    nvlist_lookup_int32,
+    nvpair_value_int32,
+    i32,
+    I32
+);
+scalar!(
+    nvlist_add_uint32,
+    nvlist_lookup_uint32,
+    nvpair_value_uint32,
+    u32,
+    U32
+);
+scalar!(
+    nvlist_add_int64,
+    nvlist_lookup_int64,
+    nvpair_value_int64,
+    i64,
+    I64
+);
+scalar!(
+    nvlist_add_uint64,
+    nvlist_lookup_uint64,
+    nvpair_value_uint64,
+    u64,
+    U64
+);
 
 /// # Safety
 /// See "the C functions"; `out` is writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nvlist_alloc(out: *mut *mut NvList, nvflag: c_uint, _kmflag: c_int) -> c_int {
+pub unsafe extern "C" fn nvlist_alloc(
+    out: *mut *mut NvList,
+    nvflag: c_uint,
+    _kmflag: c_int,
+) -> c_int {
     if out.is_null() {
         return libc::EINVAL;
     }
@@ -393,7 +458,11 @@ pub unsafe extern "C" fn nvlist_free(nvl: *mut NvList) {
 /// # Safety
 /// See "the C functions"; `out` is writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nvlist_dup(nvl: *mut NvList, out: *mut *mut NvList, _kmflag: c_int) -> c_int {
+pub unsafe extern "C" fn nvlist_dup(
+    nvl: *mut NvList,
+    out: *mut *mut NvList,
+    _kmflag: c_int,
+) -> c_int {
     // SAFETY: the caller's contract.
     match unsafe { list(nvl) } {
         Ok(l) if !out.is_null() => {
@@ -427,7 +496,11 @@ pub unsafe extern "C" fn nvlist_remove_all(nvl: *mut NvList, name: *const c_char
     };
     let before = l.pairs.len();
     l.pairs.retain(|p| p.name != n);
-    if l.pairs.len() == before { libc::ENOENT } else { 0 }
+    if l.pairs.len() == before {
+        libc::ENOENT
+    } else {
+        0
+    }
 }
 
 /// The pair after `prev` (the first if `prev` is null), or null at the
@@ -449,7 +522,7 @@ pub unsafe extern "C" fn nvlist_next_nvpair(nvl: *mut NvList, prev: *mut NvPair)
         let base = l.pairs.as_ptr() as usize;
         let off = (prev as usize).wrapping_sub(base);
         let size = std::mem::size_of::<NvPair>();
-        if off % size != 0 || off / size >= l.pairs.len() {
+        if !off.is_multiple_of(size) || off / size >= l.pairs.len() {
             return std::ptr::null_mut();
         }
         off / size + 1
@@ -517,7 +590,11 @@ fn value_bool(v: Result<&mut Value, c_int>, out: *mut c_uint) -> c_int {
 /// # Safety
 /// See "the C functions".
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nvlist_add_boolean_value(nvl: *mut NvList, name: *const c_char, v: c_uint) -> c_int {
+pub unsafe extern "C" fn nvlist_add_boolean_value(
+    nvl: *mut NvList,
+    name: *const c_char,
+    v: c_uint,
+) -> c_int {
     // SAFETY: the caller's contract.
     unsafe { add(nvl, name, Value::Bool(v != 0)) }
 }
@@ -545,7 +622,11 @@ pub unsafe extern "C" fn nvpair_value_boolean_value(p: *mut NvPair, out: *mut c_
 /// # Safety
 /// See "the C functions".
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nvlist_add_string(nvl: *mut NvList, name: *const c_char, v: *const c_char) -> c_int {
+pub unsafe extern "C" fn nvlist_add_string(
+    nvl: *mut NvList,
+    name: *const c_char,
+    v: *const c_char,
+) -> c_int {
     // SAFETY: the caller's contract.
     match unsafe { cname(v) } {
         // SAFETY: the caller's contract.
@@ -569,7 +650,11 @@ fn value_string(v: Result<&mut Value, c_int>, out: *mut *mut c_char) -> c_int {
 /// # Safety
 /// See "the C functions"; `out` is writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nvlist_lookup_string(nvl: *mut NvList, name: *const c_char, out: *mut *mut c_char) -> c_int {
+pub unsafe extern "C" fn nvlist_lookup_string(
+    nvl: *mut NvList,
+    name: *const c_char,
+    out: *mut *mut c_char,
+) -> c_int {
     // SAFETY: the caller's contract.
     value_string(unsafe { lookup(nvl, name) }, out)
 }
@@ -585,7 +670,12 @@ pub unsafe extern "C" fn nvpair_value_string(p: *mut NvPair, out: *mut *mut c_ch
 /// # Safety
 /// See "the C functions"; `v` has `n` readable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nvlist_add_byte_array(nvl: *mut NvList, name: *const c_char, v: *const u8, n: c_uint) -> c_int {
+pub unsafe extern "C" fn nvlist_add_byte_array(
+    nvl: *mut NvList,
+    name: *const c_char,
+    v: *const u8,
+    n: c_uint,
+) -> c_int {
     if v.is_null() && n != 0 {
         return libc::EINVAL;
     }
@@ -630,7 +720,11 @@ pub unsafe extern "C" fn nvlist_lookup_byte_array(
 /// # Safety
 /// See "the C functions"; the outs are writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nvpair_value_byte_array(p: *mut NvPair, out: *mut *mut u8, n: *mut c_uint) -> c_int {
+pub unsafe extern "C" fn nvpair_value_byte_array(
+    p: *mut NvPair,
+    out: *mut *mut u8,
+    n: *mut c_uint,
+) -> c_int {
     // SAFETY: the caller's contract.
     value_bytes(unsafe { pair(p) }.map(|p| &mut p.value), out, n)
 }
@@ -641,7 +735,11 @@ pub unsafe extern "C" fn nvpair_value_byte_array(p: *mut NvPair, out: *mut *mut 
 /// # Safety
 /// See "the C functions".
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nvlist_add_nvlist(nvl: *mut NvList, name: *const c_char, v: *mut NvList) -> c_int {
+pub unsafe extern "C" fn nvlist_add_nvlist(
+    nvl: *mut NvList,
+    name: *const c_char,
+    v: *mut NvList,
+) -> c_int {
     // SAFETY: the caller's contract.
     match unsafe { list(v) } {
         // SAFETY: the caller's contract.
@@ -667,7 +765,11 @@ fn value_list(v: Result<&mut Value, c_int>, out: *mut *mut NvList) -> c_int {
 /// # Safety
 /// See "the C functions"; `out` is writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nvlist_lookup_nvlist(nvl: *mut NvList, name: *const c_char, out: *mut *mut NvList) -> c_int {
+pub unsafe extern "C" fn nvlist_lookup_nvlist(
+    nvl: *mut NvList,
+    name: *const c_char,
+    out: *mut *mut NvList,
+) -> c_int {
     // SAFETY: the caller's contract.
     value_list(unsafe { lookup(nvl, name) }, out)
 }

@@ -282,15 +282,25 @@ fn every_abi_struct_matches_the_illumos_headers() {
     let mut drift = Vec::new();
     for l in &table {
         if l.size.0 != l.size.1 {
-            drift.push(format!("sizeof ({}) is {}, illumos: {}", l.name, l.size.0, l.size.1));
+            drift.push(format!(
+                "sizeof ({}) is {}, illumos: {}",
+                l.name, l.size.0, l.size.1
+            ));
         }
         for &(f, ours, theirs) in &l.fields {
             if ours != theirs {
-                drift.push(format!("offsetof ({}, {f}) is {ours}, illumos: {theirs}", l.name));
+                drift.push(format!(
+                    "offsetof ({}, {f}) is {ours}, illumos: {theirs}",
+                    l.name
+                ));
             }
         }
     }
-    assert!(drift.is_empty(), "ABI drift from illumos:\n{}", drift.join("\n"));
+    assert!(
+        drift.is_empty(),
+        "ABI drift from illumos:\n{}",
+        drift.join("\n")
+    );
     // Guards the table itself against losing rows.
     assert_eq!(table.len(), 32);
 }

@@ -237,7 +237,10 @@ fn loading_rust_c_and_broken_plugins() {
     let broken = by("libvarpd_broken.so").result.as_ref().unwrap_err();
     assert!(broken.contains("dlopen failed"), "{broken}");
     let empty = by("libvarpd_empty.so").result.as_ref().unwrap_err();
-    assert!(empty.contains("registered no plugin") && empty.contains("#pragma init"), "{empty}");
+    assert!(
+        empty.contains("registered no plugin") && empty.contains("#pragma init"),
+        "{empty}"
+    );
     assert!(!r.iter().any(|x| x.path.ends_with("README")));
     let names = plugin::names();
     for n in ["direct", "files", "ctest"] {
@@ -826,7 +829,10 @@ fn illumos_style_c_plugin() {
     assert_eq!(v.activate(id), Err(Errno::EAGAIN), "no map yet");
 
     let (port_id, port) = v.propinfo_by_name(id, "itest/port").unwrap();
-    assert_eq!(&port.default[..port.defsize as usize], &4789u64.to_ne_bytes());
+    assert_eq!(
+        &port.default[..port.defsize as usize],
+        &4789u64.to_ne_bytes()
+    );
     let (pol_id, pol) = v.propinfo_by_name(id, "itest/policy").unwrap();
     assert_eq!(&pol.default[..pol.defsize as usize], b"drop\0");
     // A mac_propval_range_t of two strings (MAC_PROPVAL_STR = 2).
@@ -848,7 +854,10 @@ fn illumos_style_c_plugin() {
     assert_eq!(
         f.take(),
         vec![
-            Ev::Respond(1, OverlayTargetPoint::new(EtherAddr::ZERO, ip("192.0.2.1"), 6000)),
+            Ev::Respond(
+                1,
+                OverlayTargetPoint::new(EtherAddr::ZERO, ip("192.0.2.1"), 6000)
+            ),
             Ev::Respond(2, sink),
         ]
     );
@@ -864,7 +873,56 @@ fn illumos_style_c_plugin() {
     v2.dispatch(req(id, 3, &unicast(B), &f, 0x800));
     let ev = f.take();
     assert!(
-        ev.contains(&Ev::Respond(3, OverlayTargetPoint::new(EtherAddr::ZERO, ip("192.0.2.1"), 6000))),
+        ev.contains(&Ev::Respond(
+            3,
+            OverlayTargetPoint::new(EtherAddr::ZERO, ip("192.0.2.1"), 6000)
+        )),
         "{ev:?}"
     );
+}
+
+/// A Rust plugin built as users install it (release profile) panics in
+/// setprop, start and lookup: each panic is caught by the SDK, the call
+/// fails (EIO, or DROP for the lookup), the overlay is degraded with a
+/// message naming the plugin and the operation, and varpd goes on
+/// serving the plugin's other instances.
+#[test]
+fn a_panicking_release_plugin_degrades_only_its_overlay() {
+    varpd::keep_exports();
+    let dir = common::release_panic_plugin_dir();
+    let r = plugin::load_dir(&dir).unwrap();
+    assert_eq!(r[0].result, Ok(vec!["panicky".to_string()]), "{r:?}");
+    let f = Fake::new(&[60, 61, 62, 63]);
+    let v = Varpd::new(f.clone(), None);
+    let healthy = v.create(60, "panicky").unwrap();
+    v.activate(healthy).unwrap();
+    let (at, _) = v.propinfo_by_name(healthy, "panicky/at").unwrap();
+    let degraded = |link: u32, op: &str| {
+        Ev::Degrade(
+            link,
+            format!("search plugin panicky failed: panic in {op}: told to panic in {op}"),
+        )
+    };
+
+    let in_setprop = v.create(61, "panicky").unwrap();
+    assert_eq!(v.setprop(in_setprop, at, b"setprop\0"), Err(Errno::EIO));
+    assert_eq!(f.take(), vec![degraded(61, "setprop")]);
+
+    let in_start = v.create(62, "panicky").unwrap();
+    v.setprop(in_start, at, b"start\0").unwrap();
+    assert_eq!(v.activate(in_start), Err(Errno::EIO));
+    assert_eq!(f.take(), vec![degraded(62, "start")]);
+
+    let in_lookup = v.create(63, "panicky").unwrap();
+    v.setprop(in_lookup, at, b"lookup\0").unwrap();
+    v.activate(in_lookup).unwrap();
+    v.dispatch(req(in_lookup, 1, &unicast(B), &f, 0x800));
+    assert_eq!(f.take(), vec![Ev::Drop(1), degraded(63, "lookup")]);
+
+    // The others, and this one again, are still served.
+    v.dispatch(req(healthy, 2, &unicast(B), &f, 0x800));
+    let answer = OverlayTargetPoint::new(EtherAddr::ZERO, ip("192.0.2.7"), 4789);
+    assert_eq!(f.take(), vec![Ev::Respond(2, answer)]);
+    v.dispatch(req(in_lookup, 3, &unicast(B), &f, 0x800));
+    assert_eq!(f.take(), vec![Ev::Drop(3), degraded(63, "lookup")]);
 }

@@ -18,12 +18,17 @@ pub fn target_profile_dir() -> PathBuf {
 
 fn cargo_build(args: &[&str]) {
     let dir = target_profile_dir();
-    let profile = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let release = dir.file_name().is_some_and(|p| p == "release");
+    cargo_build_profile(args, release);
+}
+
+fn cargo_build_profile(args: &[&str], release: bool) {
+    let dir = target_profile_dir();
     let target_root = dir.parent().unwrap();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut c = Command::new(cargo);
     c.arg("build").args(args);
-    if profile == "release" {
+    if release {
         c.arg("--release");
     }
     c.env("CARGO_TARGET_DIR", target_root)
@@ -92,4 +97,21 @@ pub fn overlayd() -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| cargo_build(&["-p", "overlay-linux", "--bin", "overlayd"]));
     target_profile_dir().join("overlayd")
+}
+
+/// A directory holding the `panicky` test plugin built with the release
+/// profile (the profile `tools/install` builds plugins with), whatever
+/// profile the tests themselves run in.
+pub fn release_panic_plugin_dir() -> PathBuf {
+    cargo_build_profile(&["-p", "varpd-test-panic"], true);
+    let built = target_profile_dir()
+        .parent()
+        .unwrap()
+        .join("release/libvarpd_test_panic.so");
+    let dir = std::env::temp_dir().join(format!("varpd-release-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&built, dir.join("libvarpd_panicky.so"))
+        .unwrap_or_else(|e| panic!("{}: {e}", built.display()));
+    dir
 }

@@ -28,6 +28,13 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // A panic ends overlayd, as `panic = "abort"` did: an overlayd with
+    // one thread gone would hold its devices while forwarding nothing.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        std::process::abort();
+    }));
     let args = Args::parse();
 
     // The encapsulation plugins, registered as their modules would be.
