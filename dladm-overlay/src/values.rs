@@ -171,7 +171,7 @@ pub fn valid_linkname(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use overlay::prop::PropInfo;
+    use overlay::abi::prop::PropInfo;
 
     #[test]
     fn mac_notation_is_ether_aton_and_ntoa() {

@@ -11,15 +11,12 @@
 
 use overlay::Errno;
 use overlay::abi::dld::DldIoctl;
-use overlay::abi::targ::{
-    OTL_ENTS_OFFSET, OverlayTargCacheIterHdr, OverlayTargListHdr, OverlayTargPkt, TargIoctl,
-    otci_copy_size,
-};
+use overlay::abi::targ::{FrameCopy, OverlayTargPkt, TargIoctl, copy_plan};
 use zerocopy::FromBytes;
 
 use crate::IoData;
 use crate::error::ClientError;
-use crate::proto::{HostCmd, HostListHdr, MAX_PAYLOAD};
+use crate::proto::{HostCmd, HostListHdr};
 
 /// Which device a command belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,40 +80,24 @@ pub(crate) fn check(cmd: u32, arg: &[u8], data: &IoData<'_>) -> Result<Shape, Cl
     } else if let Some(op) = TargIoctl::from_cmd(cmd) {
         let fixed = op.arg_size();
         need(arg, fixed)?;
-        match op {
-            TargIoctl::List => {
-                let (h, _) =
-                    OverlayTargListHdr::read_from_prefix(arg).map_err(|_| Errno::EFAULT)?;
-                let full = (h.otl_nents as usize)
-                    .checked_mul(4)
-                    .and_then(|a| a.checked_add(OTL_ENTS_OFFSET))
-                    .ok_or(Errno::EINVAL)?;
-                need(arg, full)?;
+        // The driver's own copy plan: what it reads, and how much of the
+        // caller's memory it may write back.
+        let plan = copy_plan(cmd, arg, usize::MAX)?;
+        need(arg, plan.caller_len())?;
+        if plan.frame != FrameCopy::None {
+            let (p, _) = OverlayTargPkt::read_from_prefix(arg).map_err(|_| Errno::EFAULT)?;
+            let room = match (plan.frame, data) {
+                (FrameCopy::Out(_), IoData::Out(b)) => b.len(),
+                (FrameCopy::In(_), IoData::In(b)) => b.len(),
+                _ => return Err(Errno::EINVAL.into()),
+            };
+            if p.otp_size > room as u64 {
+                return Err(Errno::EFAULT.into());
             }
-            TargIoctl::CacheIter => {
-                let (h, _) =
-                    OverlayTargCacheIterHdr::read_from_prefix(arg).map_err(|_| Errno::EFAULT)?;
-                need(arg, otci_copy_size(h.otci_count))?;
-            }
-            TargIoctl::Pkt | TargIoctl::Inject | TargIoctl::Resend => {
-                let (p, _) = OverlayTargPkt::read_from_prefix(arg).map_err(|_| Errno::EFAULT)?;
-                let room = match (op, data) {
-                    (TargIoctl::Pkt, IoData::Out(b)) => b.len(),
-                    (TargIoctl::Inject | TargIoctl::Resend, IoData::In(b)) => b.len(),
-                    _ => return Err(Errno::EINVAL.into()),
-                };
-                if p.otp_size > room as u64 {
-                    return Err(Errno::EFAULT.into());
-                }
-                if op != TargIoctl::Pkt && p.otp_size > u64::from(MAX_PAYLOAD) {
-                    return Err(Errno::EINVAL.into());
-                }
-                frame = Some(Frame {
-                    size: p.otp_size as usize,
-                    caller_buf: p.otp_buf,
-                });
-            }
-            _ => {}
+            frame = Some(Frame {
+                size: p.otp_size as usize,
+                caller_buf: p.otp_buf,
+            });
         }
         (Family::Targ, fixed)
     } else if let Some(op) = HostCmd::from_cmd(cmd) {

@@ -4,7 +4,7 @@
 //!
 //! Handles are addresses of our own objects: the provider handle is an
 //! [`Instance`], the query handle a [`QueryBox`], the ARP and DHCP
-//! handles a [`ProxyBox`], the property handle an `overlay::prop::PropInfo`.
+//! handles a [`ProxyBox`], the property handle an `overlay::abi::prop::PropInfo`.
 //! Where illumos aborts the process on a misuse (an unknown reply action,
 //! a proxy for a plugin without `vpo_arp`), varpd logs and drops the
 //! frame instead: a plugin bug must not take every overlay down.
@@ -16,8 +16,8 @@ use std::sync::Arc;
 use libvarpd_abi::sys::{self, *};
 use overlay::Errno;
 use overlay::abi::EtherAddr;
+use overlay::abi::prop::PropInfo;
 use overlay::abi::targ::*;
-use overlay::prop::PropInfo;
 use zerocopy::FromZeros;
 
 use crate::core::Instance;

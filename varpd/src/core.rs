@@ -16,9 +16,9 @@ use libvarpd_abi::errno::result as host_result;
 use libvarpd_abi::sys::{self, varpd_provider_handle_t};
 use overlay::Errno;
 use overlay::abi::common::*;
+use overlay::abi::prop::PropInfo;
 use overlay::abi::targ::*;
 use overlay::abi::{EtherAddr, In6Addr};
-use overlay::prop::PropInfo;
 use zerocopy::FromZeros;
 
 use crate::driver::Driver;

@@ -8,11 +8,12 @@
 //!
 //! An ioctl moves bytes, the core decides: the fixed argument is copied
 //! in with `ddi_copyin` (honouring `FKIOCTL` through the mode word), a
-//! 32-bit caller's `overlay_targ_pkt_t` is widened, the variable tails of
-//! `LIST` and `CACHE_ITER` are sized with [`targ_arg_len`] (they are
-//! output only, so not copied in), the frame buffers of `PKT`, `INJECT`
-//! and `RESEND` are sized with [`targ_data_len`] and moved with
-//! `ddi_copyin`/`ddi_copyout` at `otp_buf`, then [`targ_ioctl`] runs and
+//! 32-bit caller's `overlay_targ_pkt_t` is widened, and the command's
+//! [`copy_plan`] (the one table every host and the client read) says the
+//! rest: the variable tails of `LIST` and `CACHE_ITER` are output only
+//! (never copied in, never allocated from the caller's count), the frame
+//! buffers of `PKT`, `INJECT` and `RESEND` are moved with
+//! `ddi_copyin`/`ddi_copyout` at `otp_buf`; then [`targ_ioctl`] runs and
 //! its result is copied out.
 
 use alloc::collections::BTreeMap;
@@ -29,10 +30,10 @@ use illumos_sys_hdrs::ddi::{
 use illumos_sys_hdrs::errno::{EFAULT, EINVAL, ENOTTY, ENXIO, EPERM};
 use illumos_sys_hdrs::types::{c_int, dev_t, intptr_t, minor_t};
 use overlay::abi::targ::{
-    OverlayTargListHdr, OverlayTargLookup, OverlayTargPkt, OverlayTargPkt32, OverlayTargResp,
-    TargIoctl,
+    FrameCopy, OverlayTargLookup, OverlayTargPkt, OverlayTargPkt32, OverlayTargResp, TargIoctl,
+    copy_plan,
 };
-use overlay::ioctl::{TargData, targ_arg_len, targ_data_len, targ_ioctl};
+use overlay::ioctl::{TargData, targ_ioctl};
 use overlay::{Cred, CtlHandle, Errno, OpenFlags};
 use zerocopy::{FromBytes, IntoBytes};
 
@@ -233,33 +234,11 @@ unsafe fn targ(h: &Handle, op: TargIoctl, cred: Cred, uarg: u64, mode: c_int) ->
         b
     };
 
-    // Output-only tails: room, not a copy-in.
-    match op {
-        TargIoctl::List => {
-            let mut hdr = OverlayTargListHdr::read_from_prefix(&buf[..])
-                .map_err(|_| Errno::EFAULT)?
-                .0;
-            // Validate as the core will (EINVAL for absurd counts), then
-            // bound the room to what can be filled, so a huge otl_nents
-            // does not become a huge allocation.
-            targ_arg_len(cmd, &buf)?;
-            let ndev = h.overlay().device_count() as u32;
-            if hdr.otl_nents > ndev.saturating_add(1) {
-                hdr.otl_nents = ndev.saturating_add(1);
-                buf[..4].copy_from_slice(hdr.as_bytes());
-            }
-            let want = targ_arg_len(cmd, &buf)?;
-            buf.resize(want, 0);
-        }
-        TargIoctl::CacheIter => {
-            let want = targ_arg_len(cmd, &buf)?;
-            buf.resize(want.max(buf.len()), 0);
-        }
-        _ => {}
-    }
-
-    // Frame data beside the PKT family's struct.
-    let mut data = vec![0u8; targ_data_len(cmd, &buf, PKT_MAX)?];
+    let plan = copy_plan(cmd, &buf, PKT_MAX)?;
+    let mut data = match plan.frame {
+        FrameCopy::Out(n) | FrameCopy::In(n) => vec![0u8; n],
+        FrameCopy::None => Vec::new(),
+    };
     let ubuf = if pkt_op {
         OverlayTargPkt::read_from_prefix(&buf[..])
             .map_err(|_| Errno::EFAULT)?
@@ -268,7 +247,7 @@ unsafe fn targ(h: &Handle, op: TargIoctl, cred: Cred, uarg: u64, mode: c_int) ->
     } else {
         0
     };
-    if matches!(op, TargIoctl::Inject | TargIoctl::Resend) {
+    if let FrameCopy::In(_) = plan.frame {
         // SAFETY: the caller's frame buffer of otp_size bytes.
         unsafe { copyin(ubuf, &mut data, mode)? };
     }
@@ -300,9 +279,11 @@ unsafe fn targ(h: &Handle, op: TargIoctl, cred: Cred, uarg: u64, mode: c_int) ->
             // SAFETY: the caller's 28-byte argument.
             unsafe { copyout(p.to_ilp32().as_bytes(), uarg, mode)? };
         } else {
-            // SAFETY: the caller's argument; the core never grows it past
-            // what the caller described.
-            unsafe { copyout(&buf, uarg, mode)? };
+            // The core never returns more than the plan's copy_out, the
+            // memory the caller described.
+            let n = buf.len().min(plan.copy_out);
+            // SAFETY: the caller's argument, `n` bytes of what it described.
+            unsafe { copyout(&buf[..n], uarg, mode)? };
         }
     }
     Ok(())

@@ -55,9 +55,10 @@ use std::time::{Duration, Instant};
 
 use overlay::Errno;
 use overlay::abi::dld::DldIoctl;
+use overlay::abi::targ::{FrameCopy, copy_plan};
 use overlay::abi::targ::{OVERLAY_TARG_LOOKUP, OVERLAY_TARG_PKT, TargIoctl};
 use overlay::driver::{Cred, CtlHandle, LOOKUP_TIMEOUT_NS, OpenFlags};
-use overlay::ioctl::{TargData, dld_ioctl, targ_arg_len, targ_data_len, targ_ioctl_timed};
+use overlay::ioctl::{TargData, dld_ioctl, targ_ioctl_timed};
 use overlay_client::proto::*;
 use zerocopy::{FromBytes, IntoBytes};
 
@@ -754,11 +755,13 @@ fn targ_inline(conn: &Conn, cmd: u32, sc: &mut Scratch) -> Result<(), Errno> {
         return Err(Errno::EBADF);
     };
     let arg = &mut sc.arg;
-    let n = targ_arg_len(cmd, arg)?;
-    arg.resize(n.max(arg.len()), 0);
-    let want = targ_data_len(cmd, arg, MAX_PAYLOAD as usize)?;
-    match TargIoctl::from_cmd(cmd) {
-        Some(TargIoctl::Pkt) => {
+    // The request carries the fixed part only; the plan says how big
+    // that is and how much frame data moves. Nothing is sized by the
+    // room a LIST or CACHE_ITER announces (their arrays are output only).
+    let plan = copy_plan(cmd, arg, MAX_PAYLOAD as usize)?;
+    arg.truncate(plan.copy_in);
+    match plan.frame {
+        FrameCopy::Out(want) => {
             sc.pkt.clear();
             sc.pkt.resize(want, 0);
             let r = targ_ioctl_timed(h, cmd, CRED, arg, TargData::Out(&mut sc.pkt), 0);
@@ -768,11 +771,11 @@ fn targ_inline(conn: &Conn, cmd: u32, sc: &mut Scratch) -> Result<(), Errno> {
             sc.pkt.truncate(copied);
             r
         }
-        Some(TargIoctl::Inject | TargIoctl::Resend) => match sc.data.get(..want) {
+        FrameCopy::In(want) => match sc.data.get(..want) {
             Some(frame) => targ_ioctl_timed(h, cmd, CRED, arg, TargData::In(frame), 0),
             None => Err(Errno::EFAULT),
         },
-        _ => targ_ioctl_timed(h, cmd, CRED, arg, TargData::None, 0),
+        FrameCopy::None => targ_ioctl_timed(h, cmd, CRED, arg, TargData::None, 0),
     }
 }
 
@@ -1284,6 +1287,34 @@ mod test {
         assert_eq!(v.lookup().unwrap().otl_dstaddr, EtherAddr(dst(5)));
         drop(v);
         vt.join().unwrap().unwrap();
+    }
+
+    /// A LIST announcing room for half a billion entries is answered
+    /// from what exists (one device: header + one entry), without
+    /// allocating the room; one whose copy would overflow is EINVAL, as
+    /// illumos answers it.
+    #[test]
+    fn oversized_list_allocates_nothing() {
+        let (host, linkid) = rig();
+        let (mut s, t) = serve_pair(&host);
+        write_req(
+            &mut s,
+            OVERLAY_HOST_OPEN,
+            1,
+            HostOpen { ho_flags: FREAD }.as_bytes(),
+        );
+        assert_eq!(read_rep(&mut s).0.errno, 0);
+        let huge = i32::MAX as u32 / 4 - 1;
+        write_req(&mut s, OVERLAY_TARG_LIST, 2, &huge.to_ne_bytes());
+        let (h, arg) = read_rep(&mut s);
+        assert_eq!(h.errno, 0);
+        let mut want = 1u32.to_ne_bytes().to_vec();
+        want.extend_from_slice(&linkid.to_ne_bytes());
+        assert_eq!(arg, want);
+        write_req(&mut s, OVERLAY_TARG_LIST, 3, &(huge + 1).to_ne_bytes());
+        assert_eq!(read_rep(&mut s).0.errno as i32, Errno::EINVAL.0);
+        drop(s);
+        let _ = t.join().unwrap();
     }
 
     /// A header with a bad magic, or announcing more than the limit,

@@ -22,8 +22,7 @@ use crate::target::{Dest, Lookup, Taken, Target};
 /// lbolt).
 pub const LOOKUP_TIMEOUT_NS: u64 = 1_000_000_000;
 
-/// Largest frame `INJECT` and `RESEND` accept (`ETHERMAX` + VLAN tag).
-pub const INJECT_MAX: usize = 1518;
+pub use crate::abi::targ::INJECT_MAX;
 
 /// The caller's credentials, as the host established them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use crate::abi::EtherAddr;
 use crate::abi::common::*;
 use crate::abi::dld::*;
 use crate::abi::targ::*;
-use crate::driver::{Cred, CtlHandle, INJECT_MAX, LOOKUP_TIMEOUT_NS, Overlay};
+use crate::driver::{Cred, CtlHandle, LOOKUP_TIMEOUT_NS, Overlay};
 use crate::errno::Errno;
 use crate::platform::Platform;
 
@@ -137,53 +137,11 @@ pub enum TargData<'a> {
     In(&'a [u8]),
 }
 
-/// How many bytes of frame data a `PKT`, `INJECT` or `RESEND` argument
-/// asks the host to move, after validating the size the way the driver
-/// will (so a host never copies in more than [`INJECT_MAX`]). `PKT` sizes
-/// are capped at `cap`, the host's buffer limit.
-pub fn targ_data_len(cmd: u32, arg: &[u8], cap: usize) -> Result<usize, Errno> {
-    match TargIoctl::from_cmd(cmd) {
-        Some(TargIoctl::Pkt) => Ok((read::<OverlayTargPkt>(arg)?.otp_size as usize).min(cap)),
-        Some(TargIoctl::Inject | TargIoctl::Resend) => {
-            let size = read::<OverlayTargPkt>(arg)?.otp_size;
-            if size > INJECT_MAX as u64 {
-                Err(Errno::EINVAL)
-            } else {
-                Ok(size as usize)
-            }
-        }
-        _ => Ok(0),
-    }
-}
-
-/// The number of bytes to copy in for a `/dev/overlay` command whose
-/// argument has a variable tail (`LIST`, `CACHE_ITER`), given the
-/// fixed header; for the others, the struct size.
-pub fn targ_arg_len(cmd: u32, header: &[u8]) -> Result<usize, Errno> {
-    let op = TargIoctl::from_cmd(cmd).ok_or(Errno::ENOTTY)?;
-    Ok(match op {
-        TargIoctl::List => {
-            let n = read::<OverlayTargListHdr>(header)?.otl_nents;
-            if n >= i32::MAX as u32 / 4 {
-                return Err(Errno::EINVAL);
-            }
-            OTL_ENTS_OFFSET + n as usize * 4
-        }
-        TargIoctl::CacheIter => {
-            let c = read::<OverlayTargCacheIterHdr>(header)?.otci_count;
-            if c > OVERLAY_TARGET_ITER_MAX {
-                return Err(Errno::E2BIG);
-            }
-            otci_copy_size(c)
-        }
-        op => op.arg_size(),
-    })
-}
-
 /// Serves one `/dev/overlay` ioctl on a control handle. `arg` holds the
-/// argument (for `LIST` and `CACHE_ITER` the header and the room for the
-/// array, see [`targ_arg_len`]); on success it holds what is to be copied
-/// out (possibly shorter, never longer).
+/// argument as [`copy_plan`](crate::abi::targ::copy_plan) says a host
+/// copies it in (for `LIST` and `CACHE_ITER` just the header: their
+/// arrays are output only); on success it holds what is to be copied out,
+/// never more than the plan's `copy_out`.
 pub fn targ_ioctl<P: Platform>(
     h: &CtlHandle<P>,
     cmd: u32,
@@ -265,18 +223,15 @@ pub fn targ_ioctl_timed<P: Platform>(
             }
         }
         TargIoctl::List => {
-            let want = targ_arg_len(cmd, arg)?;
+            // Validates the count (EINVAL) as the copy-in did.
+            copy_plan(cmd, arg, 0)?;
             let n = read::<OverlayTargListHdr>(arg)?.otl_nents as usize;
             let links = ov.list();
+            // Sized by what exists, not by the room the caller announced.
             let mut out = Vec::with_capacity(OTL_ENTS_OFFSET + 4 * n.min(links.len()));
             out.extend_from_slice(&(links.len() as u32).to_ne_bytes());
-            if n != 0 {
-                if arg.len() < want {
-                    return Err(Errno::EFAULT);
-                }
-                for l in links.iter().take(n) {
-                    out.extend_from_slice(&l.to_ne_bytes());
-                }
+            for l in links.iter().take(n) {
+                out.extend_from_slice(&l.to_ne_bytes());
             }
             *arg = out;
             Ok(())
@@ -300,10 +255,7 @@ pub fn targ_ioctl_timed<P: Platform>(
             if hdr.otci_count == 0 {
                 return Err(Errno::EINVAL);
             }
-            let want = targ_arg_len(cmd, arg)?;
-            if arg.len() < want {
-                return Err(Errno::EFAULT);
-            }
+            copy_plan(cmd, arg, 0)?;
             let (ents, marker) = ov.cache_iter(
                 hdr.otci_linkid,
                 IterMarker::from_u64(hdr.otci_marker),

@@ -181,9 +181,9 @@ pub mod fuzz {
 
     use super::MemPlatform;
     use crate::abi::dld::DldIoctl;
-    use crate::abi::targ::TargIoctl;
+    use crate::abi::targ::{TargIoctl, copy_plan};
     use crate::driver::{Cred, CtlHandle, OpenFlags, Overlay};
-    use crate::ioctl::{TargData, dld_ioctl, targ_arg_len, targ_ioctl};
+    use crate::ioctl::{TargData, dld_ioctl, targ_ioctl};
 
     struct Rig {
         ov: Arc<Overlay<MemPlatform>>,
@@ -233,8 +233,9 @@ pub mod fuzz {
             let _ = rig.h.lookup(0);
             return;
         }
-        // The host copies in what the header asks for, bounded.
-        let len = targ_arg_len(cmd, arg).unwrap_or(arg.len()).min(64 * 1024);
+        // The host copies in what the plan says (the fixed part), padding
+        // a short input with zeros as memory past it would read.
+        let len = copy_plan(cmd, arg, 0).map_or(arg.len(), |p| p.copy_in);
         let mut a: Vec<u8> = arg
             .iter()
             .copied()

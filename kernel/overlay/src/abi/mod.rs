@@ -19,6 +19,7 @@
 pub mod addr;
 pub mod common;
 pub mod dld;
+pub mod prop;
 pub mod targ;
 
 pub use addr::{ETHERADDRL, EtherAddr, In6Addr};

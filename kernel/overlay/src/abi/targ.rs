@@ -13,6 +13,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::addr::{EtherAddr, In6Addr};
 use super::common::OVERLAY_STATUS_BUFLEN;
+use crate::errno::Errno;
 
 /// `OVERLAY_TARG_IOCTL`: `('o' << 24) | ('v' << 16) | ('t' << 8)`.
 pub const OVERLAY_TARG_IOCTL: u32 = (b'o' as u32) << 24 | (b'v' as u32) << 16 | (b't' as u32) << 8;
@@ -558,6 +559,100 @@ impl TargIoctl {
     }
 }
 
+/// Largest frame `INJECT` and `RESEND` accept (`ETHERMAX` + VLAN tag).
+pub const INJECT_MAX: usize = 1518;
+
+/// Which way a command's frame data moves, and how many bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameCopy {
+    None,
+    /// `PKT`: up to this many bytes copied out to `otp_buf`.
+    Out(usize),
+    /// `INJECT`, `RESEND`: exactly this many bytes copied in from `otp_buf`.
+    In(usize),
+}
+
+/// How one `/dev/overlay` command's argument crosses the user boundary:
+/// the copy sizes of illumos' `overlay_target_ioctl_t` table, computed in
+/// one place that the illumos module, overlayd and the client all read.
+/// A host copies in [`copy_in`](CopyPlan::copy_in) bytes, runs the
+/// command, and copies out what it returns (never more than
+/// [`copy_out`](CopyPlan::copy_out)); it allocates nothing else from what
+/// the caller announces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CopyPlan {
+    /// The struct, or for `LIST` and `CACHE_ITER` their header: their
+    /// arrays are output only, so only the header is ever read.
+    pub copy_in: usize,
+    /// The most argument bytes copied back (0: nothing), which is also
+    /// how much of the caller's memory the command may write: for `LIST`
+    /// and `CACHE_ITER` the header plus the array it announces room for.
+    pub copy_out: usize,
+    pub frame: FrameCopy,
+}
+
+impl CopyPlan {
+    /// The caller's argument buffer must be at least this long.
+    pub const fn caller_len(&self) -> usize {
+        if self.copy_out > self.copy_in {
+            self.copy_out
+        } else {
+            self.copy_in
+        }
+    }
+}
+
+/// The copy plan of `cmd`, given at least its fixed argument bytes
+/// (`fixed`); `pkt_room` bounds a `PKT` frame to the host's buffer.
+///
+/// Errnos as illumos: unknown command `ENOTTY`; a `LIST` count that would
+/// overflow the copy `EINVAL`; a `CACHE_ITER` count above
+/// [`OVERLAY_TARGET_ITER_MAX`] `E2BIG`; an `INJECT`/`RESEND` frame above
+/// [`INJECT_MAX`] `EINVAL`; `fixed` shorter than the struct `EFAULT`.
+pub fn copy_plan(cmd: u32, fixed: &[u8], pkt_room: usize) -> Result<CopyPlan, Errno> {
+    let op = TargIoctl::from_cmd(cmd).ok_or(Errno::ENOTTY)?;
+    let copy_in = op.arg_size();
+    let fixed = fixed.get(..copy_in).ok_or(Errno::EFAULT)?;
+    let mut plan = CopyPlan {
+        copy_in,
+        copy_out: if op.copy_out() { copy_in } else { 0 },
+        frame: FrameCopy::None,
+    };
+    match op {
+        TargIoctl::List => {
+            let (h, _) = OverlayTargListHdr::read_from_prefix(fixed).map_err(|_| Errno::EFAULT)?;
+            if h.otl_nents >= i32::MAX as u32 / 4 {
+                return Err(Errno::EINVAL);
+            }
+            plan.copy_out = OTL_ENTS_OFFSET + h.otl_nents as usize * 4;
+        }
+        TargIoctl::CacheIter => {
+            let (h, _) =
+                OverlayTargCacheIterHdr::read_from_prefix(fixed).map_err(|_| Errno::EFAULT)?;
+            if h.otci_count > OVERLAY_TARGET_ITER_MAX {
+                return Err(Errno::E2BIG);
+            }
+            plan.copy_out = otci_copy_size(h.otci_count);
+        }
+        TargIoctl::Pkt | TargIoctl::Inject | TargIoctl::Resend => {
+            let (p, _) = OverlayTargPkt::read_from_prefix(fixed).map_err(|_| Errno::EFAULT)?;
+            plan.frame = if op == TargIoctl::Pkt {
+                FrameCopy::Out(
+                    usize::try_from(p.otp_size)
+                        .unwrap_or(usize::MAX)
+                        .min(pkt_room),
+                )
+            } else if p.otp_size > INJECT_MAX as u64 {
+                return Err(Errno::EINVAL);
+            } else {
+                FrameCopy::In(p.otp_size as usize)
+            };
+        }
+        _ => {}
+    }
+    Ok(plan)
+}
+
 #[cfg(test)]
 mod test {
     use core::net::Ipv4Addr;
@@ -594,6 +689,52 @@ mod test {
         assert!(TargIoctl::Pkt.copy_out() && !TargIoctl::Inject.copy_out());
         assert!(TargIoctl::CacheFlush.copy_out() && !TargIoctl::Associate.copy_out());
         assert_eq!(TargIoctl::Resend.name(), "OVERLAY_TARG_RESEND");
+    }
+
+    #[test]
+    fn copy_plans() {
+        let list = |n: u32| copy_plan(OVERLAY_TARG_LIST, &n.to_ne_bytes(), 0);
+        // A huge LIST announces room; it never makes a host read or
+        // allocate more than the 4-byte header.
+        let p = list(i32::MAX as u32 / 4 - 1).unwrap();
+        assert_eq!(
+            (p.copy_in, p.copy_out),
+            (4, 4 + (i32::MAX as usize / 4 - 1) * 4)
+        );
+        assert_eq!(list(i32::MAX as u32 / 4), Err(Errno::EINVAL));
+        assert_eq!(list(u32::MAX), Err(Errno::EINVAL));
+
+        let mut it = [0u8; 24];
+        it[16..18].copy_from_slice(&501u16.to_ne_bytes());
+        assert_eq!(
+            copy_plan(OVERLAY_TARG_CACHE_ITER, &it, 0),
+            Err(Errno::E2BIG)
+        );
+        it[16..18].copy_from_slice(&500u16.to_ne_bytes());
+        let p = copy_plan(OVERLAY_TARG_CACHE_ITER, &it, 0).unwrap();
+        assert_eq!((p.copy_in, p.copy_out), (24, 24 + 500 * 36));
+
+        let mut pkt = [0u8; 32];
+        pkt[16..24].copy_from_slice(&9000u64.to_ne_bytes());
+        assert_eq!(
+            copy_plan(OVERLAY_TARG_PKT, &pkt, 2048).unwrap().frame,
+            FrameCopy::Out(2048)
+        );
+        assert_eq!(
+            copy_plan(OVERLAY_TARG_INJECT, &pkt, 2048),
+            Err(Errno::EINVAL)
+        );
+        pkt[16..24].copy_from_slice(&60u64.to_ne_bytes());
+        let p = copy_plan(OVERLAY_TARG_RESEND, &pkt, 0).unwrap();
+        assert_eq!((p.copy_in, p.copy_out, p.frame), (32, 0, FrameCopy::In(60)));
+
+        assert_eq!(
+            copy_plan(OVERLAY_TARG_ASSOCIATE, &[0; 47], 0),
+            Err(Errno::EFAULT)
+        );
+        assert_eq!(copy_plan(0x6F76_7499, &[0; 64], 0), Err(Errno::ENOTTY));
+        let p = copy_plan(OVERLAY_TARG_INFO, &[0; 24], 0).unwrap();
+        assert_eq!((p.copy_in, p.copy_out, p.caller_len()), (24, 24, 24));
     }
 
     fn point() -> OverlayTargetPoint {
