@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use overlay_linux::testbed::{Netns, require_root};
+use overlay_testbed::{Netns, require_root};
 
 /// `target/<profile>` of this test binary.
 fn target_dir() -> PathBuf {

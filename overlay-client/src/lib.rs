@@ -88,7 +88,8 @@ mod error;
 mod host;
 #[cfg(target_os = "illumos")]
 mod illumos;
-pub mod proto;
+/// The control-socket protocol (it lives with the ABI it carries).
+pub use overlay::abi::ctl as proto;
 mod shape;
 mod socket;
 mod targ;

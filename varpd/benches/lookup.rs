@@ -248,7 +248,7 @@ fn frame(dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
 }
 
 fn end_to_end(map: &std::path::Path, sink_port: u16) {
-    use overlay_linux::testbed::{Daemon, Netns};
+    use overlay_testbed::{Daemon, Netns};
     let ns = Netns::new("bn");
     let d = Daemon::start(&common::overlayd(), &ns);
     let c = d.client();
@@ -257,7 +257,7 @@ fn end_to_end(map: &std::path::Path, sink_port: u16) {
     let pi = c.propinfo_by_name(linkid, "vxlan/listen_ip").unwrap();
     let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
     c.setprop(linkid, pi.oipi_id, &In6Addr::from(lo).0).unwrap();
-    let dir = overlay_linux::testbed::tmpdir();
+    let dir = overlay_testbed::tmpdir();
     let sock = dir.join("bench.varpd.sock");
     let log = dir.join("bench.varpd.log");
     let mut vp = std::process::Command::new("ip")

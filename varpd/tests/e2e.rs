@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use overlay::abi::In6Addr;
 use overlay::abi::common::DATALINK_CLASS_OVERLAY;
-use overlay_linux::testbed::{self, Daemon, Netns, mac, ping, require_root, sh, tcp_transfer};
+use overlay_testbed::{self as testbed, Daemon, Netns, mac, ping, require_root, sh, tcp_transfer};
 use varpd::client::VarpdClient;
 
 const N: usize = 3;

@@ -1,6 +1,6 @@
 //! The control socket: the illumos ioctl ABI over a Unix stream socket.
 //!
-//! See `overlay_client::proto` for the framing. Only root peers are
+//! See `overlay::abi::ctl` for the framing. Only root peers are
 //! served (checked with `SO_PEERCRED`); the socket file is mode 0600
 //! besides.
 //!
@@ -54,12 +54,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use overlay::Errno;
+use overlay::abi::ctl::*;
 use overlay::abi::dld::DldIoctl;
 use overlay::abi::targ::{FrameCopy, copy_plan};
 use overlay::abi::targ::{OVERLAY_TARG_LOOKUP, OVERLAY_TARG_PKT, TargIoctl};
 use overlay::driver::{Cred, CtlHandle, LOOKUP_TIMEOUT_NS, OpenFlags};
 use overlay::ioctl::{TargData, dld_ioctl, targ_ioctl_timed};
-use overlay_client::proto::*;
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::host::Host;

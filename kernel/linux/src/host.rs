@@ -8,8 +8,8 @@ use std::thread::JoinHandle;
 
 use overlay::abi::EtherAddr;
 use overlay::abi::common::DATALINK_CLASS_OVERLAY;
+use overlay::abi::ctl::{DATALINK_CLASS_VNIC, HostLink, HostVnic};
 use overlay::{Errno, Overlay};
-use overlay_client::proto::{DATALINK_CLASS_VNIC, HostLink, HostVnic};
 use parking_lot::Mutex;
 
 use crate::platform::LinuxPlatform;
@@ -150,7 +150,7 @@ impl Host {
             return Err(Errno::EINVAL);
         }
         let dev = self.overlay.device(req.hv_overlay).ok_or(Errno::ENOENT)?;
-        let mac = if req.hv_flags & overlay_client::proto::HV_F_MAC != 0 {
+        let mac = if req.hv_flags & overlay::abi::ctl::HV_F_MAC != 0 {
             let m = EtherAddr(req.hv_mac);
             if m.is_multicast() || m == EtherAddr::ZERO {
                 return Err(Errno::EINVAL);
@@ -202,7 +202,7 @@ impl Host {
                 port,
                 switch,
                 overlay: req.hv_overlay,
-                flags: req.hv_flags & overlay_client::proto::HV_F_MAC,
+                flags: req.hv_flags & overlay::abi::ctl::HV_F_MAC,
                 reader: Some(reader),
             },
         );

@@ -31,7 +31,6 @@ pub mod pool;
 pub mod sock;
 pub mod switch;
 pub mod tap;
-pub mod testbed;
 
 pub use host::Host;
 pub use platform::LinuxPlatform;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use overlay_linux::testbed::{self as common, *};
+use overlay_testbed::{self as common, *};
 
 fn overlayd() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_overlayd"))

@@ -16,7 +16,7 @@ use overlay_linux::{Host, LinuxPlatform};
 #[command(name = "overlayd", version)]
 struct Args {
     /// Control socket path.
-    #[arg(short = 's', long = "ctl", default_value = overlay_client::proto::CTL_PATH)]
+    #[arg(short = 's', long = "ctl", default_value = overlay::abi::ctl::CTL_PATH)]
     ctl: PathBuf,
 }
 

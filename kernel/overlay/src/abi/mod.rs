@@ -18,6 +18,7 @@
 
 pub mod addr;
 pub mod common;
+pub mod ctl;
 pub mod dld;
 pub mod prop;
 pub mod targ;

@@ -59,6 +59,10 @@
 //! Host-only commands ([`HostCmd`], `OVERLAY_HOST_*`, module `'O' 'H'`)
 //! stand in for what dlmgmtd and dld do on illumos: link ids for names,
 //! and VNICs (TAP devices) on overlays. They exist only here.
+//!
+//! This module sits beside the ioctl ABI it carries so that both ends
+//! take it from the bottom of the dependency graph: overlayd serves it,
+//! `overlay-client` speaks it, neither owns it.
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
@@ -367,28 +371,28 @@ impl HostCmd {
 
 /// The bytes of a NUL-terminated name field, lossily as text (for
 /// display; an unterminated field is taken whole).
-fn name_field(b: &[u8]) -> std::borrow::Cow<'_, str> {
+fn name_field(b: &[u8]) -> alloc::borrow::Cow<'_, str> {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end])
+    alloc::string::String::from_utf8_lossy(&b[..end])
 }
 
 impl HostLink {
     /// `hl_name` as text.
-    pub fn name(&self) -> std::borrow::Cow<'_, str> {
+    pub fn name(&self) -> alloc::borrow::Cow<'_, str> {
         name_field(&self.hl_name)
     }
 }
 
 impl HostVnic {
     /// `hv_name` as text.
-    pub fn name(&self) -> std::borrow::Cow<'_, str> {
+    pub fn name(&self) -> alloc::borrow::Cow<'_, str> {
         name_field(&self.hv_name)
     }
 }
 
 impl HostStat {
     /// `hs_name` as text.
-    pub fn name(&self) -> std::borrow::Cow<'_, str> {
+    pub fn name(&self) -> alloc::borrow::Cow<'_, str> {
         name_field(&self.hs_name)
     }
 }

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use overlay::abi::common::{
     DATALINK_CLASS_OVERLAY, OVERLAY_PLUGIN_D_IP, OVERLAY_PLUGIN_D_PORT, OVERLAY_TARGET_DYNAMIC,
 };
+use overlay::abi::ctl::{FEXCL, FREAD, FWRITE};
 use overlay::abi::targ::{OverlayTargAssociate, OverlayTargCacheEntry, OverlayTargetPoint};
 use overlay::abi::{EtherAddr, In6Addr};
 use overlay_client::Client;
-use overlay_client::proto::{FEXCL, FREAD, FWRITE};
 use zerocopy::FromZeros;
 
 /// Runs a command; panics with its output if it fails.

@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use overlay_linux::testbed::*;
+use overlay_testbed::*;
 
 fn iperf(client: &Netns, server: &Netns, addr: &str, secs: u32) -> f64 {
     let mut srv = Command::new("ip")
