@@ -1,26 +1,20 @@
-//! The stand-alone illumos kernel module (`kmod` feature): the runtime a
-//! `no_std` staticlib needs (global allocator, panic handler) on kmem
-//! and cmn_err, and the module linkage of `overlay_vxlan.c`: a misc
-//! module whose `_init` registers the plugin before `mod_install` and
-//! whose `_fini` unregisters it (refusing with `EBUSY` while a device
-//! uses vxlan) before `mod_remove`.
+//! The stand-alone illumos kernel module (`kmod` feature): the module
+//! linkage of `overlay_vxlan.c`, a misc module whose `_init` registers
+//! the plugin before `mod_install` and whose `_fini` unregisters it
+//! (refusing with `EBUSY` while a device uses vxlan) before `mod_remove`.
+//! The runtime a `no_std` staticlib needs (kmem global allocator, panic
+//! handler on cmn_err) is the project's shared `illumos-kmod-rt`.
 //!
 //! Build for a kernel target (kernel code model, soft-float, panic
 //! abort) with `-Zbuild-std=core,alloc --features kmod`, then link with
 //! `ld -ztype=kmod -Ndrv/overlay -Ndrv/ip -z allextract`.
 
-use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_int, c_void};
-use core::fmt::{self, Write};
 use core::ptr;
 
 use crate::ops;
 
-/// `KM_SLEEP`: may block until memory is available; never NULL.
-const KM_SLEEP: c_int = 0x0000;
-/// `CE_WARN`.
-const CE_WARN: c_int = 2;
 /// `MODREV_1`.
 const MODREV_1: c_int = 1;
 /// `MODMAXLINK` (LP64).
@@ -53,11 +47,6 @@ struct ModLinkage {
 }
 
 unsafe extern "C" {
-    fn kmem_alloc(size: usize, kmflag: c_int) -> *mut c_void;
-    fn kmem_zalloc(size: usize, kmflag: c_int) -> *mut c_void;
-    fn kmem_free(buf: *mut c_void, size: usize);
-    fn cmn_err(level: c_int, fmt: *const c_char, ...);
-    fn panic(fmt: *const c_char, ...) -> !;
     fn mod_install(ml: *mut ModLinkage) -> c_int;
     fn mod_remove(ml: *mut ModLinkage) -> c_int;
     fn mod_info(ml: *mut ModLinkage, mi: *mut ModInfo) -> c_int;
@@ -124,67 +113,4 @@ pub extern "C" fn _fini() -> c_int {
     ops::fini_with(&ops::ExternDriver, || unsafe { mod_remove(modlinkage()) })
 }
 
-/// The global allocator: kmem with `KM_SLEEP`, which never fails. kmem
-/// aligns to 8 bytes; larger alignments are refused (NULL, so the
-/// allocation fails loudly), and nothing in this crate asks for one.
-struct KmemAlloc;
-
-// SAFETY: kmem_alloc returns 8-byte aligned memory of the requested size
-// (or we return NULL); kmem_free gets the same size back, as it needs.
-unsafe impl GlobalAlloc for KmemAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.align() > 8 {
-            return ptr::null_mut();
-        }
-        // SAFETY: size is non-zero per the GlobalAlloc contract.
-        unsafe { kmem_alloc(layout.size(), KM_SLEEP).cast() }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if layout.align() > 8 {
-            return ptr::null_mut();
-        }
-        // SAFETY: as for alloc.
-        unsafe { kmem_zalloc(layout.size(), KM_SLEEP).cast() }
-    }
-
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        // SAFETY: `p` came from kmem_alloc/kmem_zalloc with this size.
-        unsafe { kmem_free(p.cast(), layout.size()) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: KmemAlloc = KmemAlloc;
-
-/// A truncating writer into a fixed, NUL-terminated buffer.
-struct MsgBuf {
-    buf: [u8; 256],
-    len: usize,
-}
-
-impl Write for MsgBuf {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let room = self.buf.len() - 1 - self.len;
-        let n = s.len().min(room);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
-    }
-}
-
-#[panic_handler]
-fn panic_handler(info: &core::panic::PanicInfo<'_>) -> ! {
-    let mut msg = MsgBuf {
-        buf: [0; 256],
-        len: 0,
-    };
-    let _ = write!(msg, "vxlan: {info}");
-    msg.buf[msg.len] = 0;
-    // SAFETY: "%s" with a NUL-terminated buffer that outlives the calls;
-    // the message is never used as a format string itself.
-    unsafe {
-        cmn_err(CE_WARN, c"%s".as_ptr(), msg.buf.as_ptr());
-        panic(c"%s".as_ptr(), msg.buf.as_ptr())
-    }
-}
+illumos_kmod_rt::module_name!("vxlan");

@@ -61,7 +61,7 @@ use overlay::platform::{SocketParams, UnderlayDest};
 
 use crate::mblk::{DropProbe, MsgBlk};
 use crate::platform::{IllumosPlatform, PLATFORM};
-use crate::runtime::kwarn;
+use illumos_kmod_rt::kwarn;
 use crate::sdt;
 
 /// What the receive callback gets as its argument.

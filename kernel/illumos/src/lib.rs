@@ -90,7 +90,10 @@ mod link;
 mod mblk;
 mod module;
 mod platform;
-mod runtime;
+/// The runtime shared by every Rust kernel module of the project.
+use illumos_kmod_rt as runtime;
+
+illumos_kmod_rt::module_name!("overlay");
 mod sdt;
 mod sync;
 mod sys_extra;

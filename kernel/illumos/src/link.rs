@@ -53,7 +53,7 @@ use crate::ksock;
 use crate::mblk::{DropProbe, MblkChain};
 use crate::module::{self, KernelStatic};
 use crate::platform::IllumosPlatform;
-use crate::runtime::kwarn;
+use illumos_kmod_rt::kwarn;
 use crate::sys_extra::*;
 
 type Dev = Device<IllumosPlatform>;

@@ -1,6 +1,10 @@
 //! What a `no_std` staticlib needs to run in the illumos kernel: a global
 //! allocator on kmem, a panic handler on `cmn_err`/`panic`, a console
-//! logger, and a non-sleeping allocation path.
+//! logger, and a non-sleeping allocation path. One crate for every Rust
+//! kernel module of the project (`drv/overlay`, `overlay/vxlan`, and the
+//! encapsulation modules to come), so each links the same runtime; a
+//! module names itself once with [`module_name!`], which prefixes its
+//! console messages and panics.
 //!
 //! ## Allocation and sleeping
 //!
@@ -31,13 +35,17 @@
 //! whatever the context, for glue code that must not sleep in thread
 //! context either.
 
+#![no_std]
+
+extern crate alloc;
+
 use alloc::boxed::Box;
 use core::alloc::{GlobalAlloc, Layout};
 use core::fmt::{self, Write};
 use core::ptr::{self, NonNull};
 
 use core::sync::atomic::{AtomicUsize, Ordering};
-use illumos_sys_hdrs::cmn_err::{CE_NOTE, CE_WARN, cmn_err, panic};
+use illumos_sys_hdrs::cmn_err::{CE_NOTE, cmn_err, panic};
 use illumos_sys_hdrs::kmem::{
     KM_NORMALPRI, KM_NOSLEEP, KM_SLEEP, KMEM_ALIGN, kmem_alloc, kmem_free, kmem_zalloc,
 };
@@ -195,6 +203,12 @@ impl MsgBuf {
     }
 }
 
+impl Default for MsgBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Write for MsgBuf {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let room = self.buf.len() - 1 - self.len;
@@ -205,27 +219,51 @@ impl Write for MsgBuf {
     }
 }
 
-/// Writes `overlay: <message>` to the console at `level` (`CE_WARN`,
+/// Writes `<module>: <message>` to the console at `level` (`CE_WARN`,
 /// `CE_NOTE`). The message is an argument of `"%s"`, never a format.
 pub fn log(level: c_int, args: fmt::Arguments<'_>) {
     let mut m = MsgBuf::new();
-    let _ = m.write_str("overlay: ");
+    let _ = write!(m, "{}: ", name());
     let _ = m.write_fmt(args);
     // SAFETY: "%s" with a NUL-terminated buffer that outlives the call.
     unsafe { cmn_err(level, c"%s".as_ptr(), m.as_cstr_ptr()) }
 }
 
 /// `cmn_err(CE_WARN, ...)` with Rust formatting.
+#[macro_export]
 macro_rules! kwarn {
     ($($t:tt)*) => {
-        $crate::runtime::log(::illumos_sys_hdrs::cmn_err::CE_WARN, format_args!($($t)*))
+        $crate::log($crate::CE_WARN, format_args!($($t)*))
     };
 }
-pub(crate) use kwarn;
+
+pub use illumos_sys_hdrs::cmn_err::CE_WARN;
 
 #[allow(dead_code)]
 pub fn note(args: fmt::Arguments<'_>) {
     log(CE_NOTE, args)
+}
+
+unsafe extern "Rust" {
+    /// Defined by [`module_name!`] in the module's own crate.
+    static ILLUMOS_KMOD_RT_MODULE_NAME: &'static str;
+}
+
+/// The module's name, as [`module_name!`] gave it.
+fn name() -> &'static str {
+    // SAFETY: a `&'static str` static, written once at compile time by
+    // `module_name!` and never mutated.
+    unsafe { ILLUMOS_KMOD_RT_MODULE_NAME }
+}
+
+/// Names the kernel module (`module_name!("overlay")`) for its console
+/// messages and panics. Exactly once per module, at its crate root.
+#[macro_export]
+macro_rules! module_name {
+    ($name:literal) => {
+        #[unsafe(no_mangle)]
+        static ILLUMOS_KMOD_RT_MODULE_NAME: &str = $name;
+    };
 }
 
 /// A panic in the kernel is for keeps: report it as a warning (so the
@@ -235,7 +273,7 @@ pub fn note(args: fmt::Arguments<'_>) {
 #[panic_handler]
 fn panic_handler(info: &core::panic::PanicInfo<'_>) -> ! {
     let mut m = MsgBuf::new();
-    let _ = write!(m, "overlay: {info}");
+    let _ = write!(m, "{}: {info}", name());
     let p = m.as_cstr_ptr();
     // SAFETY: "%s" with a NUL-terminated buffer that outlives the calls.
     unsafe {
