@@ -1,5 +1,8 @@
 //! # dladm-overlay
 //!
+//! Where this crate sits among the others: `ARCHITECTURE.md` at the
+//! repository root.
+//!
 //! The overlay subcommands of illumos `dladm(8)`, with the same syntax,
 //! messages, output and exit codes, so that `alias dladm=dladm-overlay`
 //! works for them: `create-overlay`, `delete-overlay`, `modify-overlay`,

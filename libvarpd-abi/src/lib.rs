@@ -1,5 +1,8 @@
 //! # libvarpd-abi: the varpd search-plugin ABI
 //!
+//! Where this crate sits among the others: `ARCHITECTURE.md` at the
+//! repository root.
+//!
 //! ## Theory statement
 //!
 //! varpd answers the kernel's "where does this MAC live?" questions

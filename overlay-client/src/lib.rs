@@ -1,5 +1,8 @@
 //! # The overlay client
 //!
+//! Where this crate sits among the others: `ARCHITECTURE.md` at the
+//! repository root.
+//!
 //! Userland's way to the overlay driver, for varpd and dladm-overlay.
 //!
 //! ## Theory statement

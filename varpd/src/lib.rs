@@ -1,5 +1,8 @@
 //! # varpd: the virtual ARP daemon
 //!
+//! Where this crate sits among the others: `ARCHITECTURE.md` at the
+//! repository root.
+//!
 //! ## Theory statement
 //!
 //! The overlay driver knows how to put a frame on the wire but not where

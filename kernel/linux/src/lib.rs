@@ -1,5 +1,8 @@
 //! # The overlay driver hosted in a Linux process
 //!
+//! Where this crate sits among the others: `ARCHITECTURE.md` at the
+//! repository root.
+//!
 //! `overlayd` runs the driver core (`overlay`) in user space, for real:
 //!
 //! * **VNICs** are TAP devices attached to an overlay's virtual switch

@@ -1,5 +1,8 @@
 //! # The overlay driver core
 //!
+//! Where this crate sits among the others: `ARCHITECTURE.md` at the
+//! repository root.
+//!
 //! This crate is the platform-free heart of the illumos `overlay` driver:
 //! everything that `overlay.c`, `overlay_target.c`, `overlay_mux.c`,
 //! `overlay_plugin.c` and `overlay_prop.c` do, without any of the kernel
